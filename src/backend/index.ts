@@ -1,0 +1,91 @@
+/**
+ * Compute-backend selection, at run time.
+ *
+ *   auto        @tensorflow/tfjs-node-gpu when installed and a GPU is wanted (--use_gpu) or visible,
+ *               else @tensorflow/tfjs-node when installed, else wasm (what `npm install` gives
+ *               everywhere: the native packages are optionalDependencies whose install fails
+ *               without access to libtensorflow's download host).
+ *   tensorflow  the native libtensorflow binding (fails with a hint when it is not installed)
+ *   wasm        @tensorflow/tfjs-backend-wasm with seg's training kernels registered
+ *   cpu         the pure-JS backend (slow; used as the reference in kernel tests)
+ */
+import * as fs from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { registerTrainingKernels } from './kernels/index.js';
+import { runtimeError, usageError } from '../util/errors.js';
+
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
+export interface BackendInfo {
+  /** The tfjs backend name now active: 'tensorflow', 'wasm' or 'cpu'. */
+  name: string;
+  /** Which package provides it, and on what device: one line for the log. */
+  description: string;
+}
+
+export interface BackendOptions {
+  backend?: BackendChoice;
+  /** --use_gpu: prefer the GPU build of the native backend. */
+  useGpu?: boolean;
+}
+
+let active: BackendInfo | undefined;
+
+/** Make `choice` the active tfjs backend. Idempotent for the same choice within a process. */
+export async function initBackend(opts: BackendOptions = {}): Promise<BackendInfo> {
+  const choice = opts.backend ?? 'auto';
+  if (!(BACKEND_CHOICES as readonly string[]).includes(choice)) {
+    throw usageError(`unknown backend ${JSON.stringify(choice)}`, { hint: `use one of ${BACKEND_CHOICES.join(', ')}` });
+  }
+  if (active && (choice === 'auto' || choice === active.name)) return active;
+
+  if (choice === 'tensorflow' || choice === 'auto') {
+    const native = await tryNative(opts.useGpu ?? false);
+    if (native) return (active = native);
+    if (choice === 'tensorflow') {
+      throw runtimeError('the tensorflow backend is not installed (@tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu)', {
+        hint: 'their install downloads libtensorflow from storage.googleapis.com; without access to it use --backend wasm (the default)',
+      });
+    }
+  }
+  if (choice === 'cpu') {
+    await setBackend('cpu');
+    registerTrainingKernels('cpu');
+    return (active = { name: 'cpu', description: 'cpu (pure JavaScript, @tensorflow/tfjs-backend-cpu)' });
+  }
+  await import('@tensorflow/tfjs-backend-wasm');
+  await setBackend('wasm');
+  registerTrainingKernels('wasm');
+  return (active = { name: 'wasm', description: 'wasm (WebAssembly SIMD, @tensorflow/tfjs-backend-wasm, 1 thread)' });
+}
+
+async function setBackend(name: string): Promise<void> {
+  const ok = await tf.setBackend(name);
+  await tf.ready();
+  if (!ok || tf.getBackend() !== name) throw runtimeError(`could not initialise the ${name} backend`);
+}
+
+function gpuVisible(): boolean {
+  return fs.existsSync('/dev/nvidia0') || fs.existsSync('/dev/nvidiactl');
+}
+
+async function tryNative(useGpu: boolean): Promise<BackendInfo | undefined> {
+  const candidates: Array<[string, string]> = [];
+  if (useGpu || gpuVisible()) candidates.push(['@tensorflow/tfjs-node-gpu', 'GPU']);
+  candidates.push(['@tensorflow/tfjs-node', 'CPU']);
+  for (const [pkg, device] of candidates) {
+    try {
+      await import(pkg);
+    } catch {
+      continue; // not installed (the usual case): fall through to the next candidate
+    }
+    await setBackend('tensorflow');
+    return { name: 'tensorflow', description: `tensorflow (native libtensorflow via ${pkg}, ${device})` };
+  }
+  return undefined;
+}
+
+/** The backend chosen by initBackend, if any. */
+export const activeBackend = (): BackendInfo | undefined => active;

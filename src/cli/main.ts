@@ -1,0 +1,191 @@
+/**
+ * The only module that touches argv, stdout, stderr, signals and exit codes.
+ *
+ * Exit codes: 0 ok · 1 runtime failure · 2 usage or config error · 3 data problem (`seg check`
+ * NOT PASS, unreadable or invalid data) · 130 interrupted (Ctrl-C).
+ */
+import { readFileSync } from 'node:fs';
+import yargs, { type Argv, type Options } from 'yargs';
+import { EXIT_CODES, SegError, usageError } from '../util/errors.js';
+import type { CliEnv, Command, CommonArgs } from './command.js';
+import { makeContext } from './output.js';
+import { BACKEND_CHOICES } from '../backend/index.js';
+import { COMMANDS } from './commands/index.js';
+
+const EPILOG = `Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 data problem (check NOT PASS, unreadable or invalid data), 130 interrupted.
+Config overrides: KEY VALUE pairs after the flags, e.g. seg train --cfg configs/quickstart_roads.yaml SOLVER.LR 0.01 BATCH_SIZE 4
+Values take pdseg's Python-literal forms: (769, 769), "['lovasz_hinge_loss','bce_loss']", True, None, 1e-4.`;
+
+const COMMON_OPTIONS: Record<string, Options> = {
+  seed: {
+    type: 'number',
+    describe: 'seed for every random choice (sets SEED)',
+    requiresArg: true,
+    coerce: (v: unknown) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw usageError(`--seed expects a non-negative integer, got ${JSON.stringify(v)}`, { hint: 'e.g. --seed 42' });
+      return n;
+    },
+  },
+  json: { type: 'boolean', default: false, describe: 'print the result as one JSON object on stdout' },
+  quiet: { alias: 'q', type: 'boolean', default: false, describe: 'only warnings and errors on stderr' },
+  verbose: { alias: 'v', type: 'boolean', default: false, describe: 'debug messages, and stack traces on errors' },
+  backend: {
+    type: 'string',
+    choices: [...BACKEND_CHOICES],
+    default: process.env['SEG_BACKEND'] ?? 'auto',
+    defaultDescription: '$SEG_BACKEND or auto',
+    describe: 'compute backend: auto = tfjs-node(-gpu) when installed, else wasm',
+  },
+};
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Flags that take a value, so that the KEY VALUE split can skip their values. */
+function valueFlags(cmd: Command | undefined): Set<string> {
+  const out = new Set<string>();
+  const add = (opts: Record<string, Options> | undefined): void => {
+    for (const [name, o] of Object.entries(opts ?? {})) {
+      if (o.type === 'boolean' || o.count) continue;
+      out.add(`--${name}`);
+      for (const alias of [o.alias ?? []].flat()) out.add(alias.length === 1 ? `-${alias}` : `--${alias}`);
+    }
+  };
+  add(COMMON_OPTIONS);
+  add(cmd?.options);
+  return out;
+}
+
+/**
+ * Split `<cmd> [flags] [KEY VALUE ...] [flags]` into flags and KEY VALUE overrides. A token in a
+ * KEY position that starts with `-` is a flag (followed by its value when it takes one); the token
+ * after a KEY is always its VALUE, even when it looks like a flag (`SOLVER.LR -1e-4`).
+ */
+export function splitOverrides(tokens: readonly string[], cmd: Command | undefined): { flags: string[]; overrides: string[] } {
+  const vflags = valueFlags(cmd);
+  const flags: string[] = [];
+  const overrides: string[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i] as string;
+    if (t === '--') {
+      overrides.push(...tokens.slice(i + 1));
+      break;
+    }
+    if (t.startsWith('-') && t.length > 1) {
+      flags.push(t);
+      if (vflags.has(t) && i + 1 < tokens.length) flags.push(tokens[++i] as string);
+      continue;
+    }
+    overrides.push(t);
+    if (i + 1 < tokens.length) overrides.push(tokens[++i] as string);
+  }
+  return { flags, overrides };
+}
+
+function addOptions(y: Argv, opts: Record<string, Options> | undefined): Argv {
+  for (const [name, o] of Object.entries(opts ?? {})) y = y.option(name, o);
+  return y;
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const isTTY = Boolean(process.stderr.isTTY) && process.env['CI'] !== 'true';
+  const verbose = argv.includes('--verbose') || argv.includes('-v');
+  const quiet = argv.includes('--quiet') || argv.includes('-q');
+  const abort = new AbortController();
+  const { ctx, finish } = makeContext({ quiet, verbose, isTTY, signal: abort.signal });
+  let interrupted = 0;
+  const onSigint = (): void => {
+    interrupted++;
+    if (interrupted > 1) {
+      process.stderr.write('\nseg: interrupted again, exiting now\n');
+      process.exit(EXIT_CODES.interrupted);
+    }
+    process.stderr.write('\nseg: interrupted; finishing the current step (Ctrl-C again to exit at once)\n');
+    abort.abort();
+  };
+  process.on('SIGINT', onSigint);
+
+  // Find the command (and subcommand) the tokens name, to know its flags and whether it takes overrides.
+  let cmd: Command | undefined = COMMANDS.find((c) => c.name.split(' ')[0] === argv[0]);
+  let depth = cmd ? 1 : 0;
+  if (cmd?.subcommands) {
+    const sub = cmd.subcommands.find((c) => c.name.split(' ')[0] === argv[1]);
+    if (sub) {
+      cmd = sub;
+      depth = 2;
+    }
+  }
+  let overrides: string[] = [];
+  let yargsArgv = [...argv];
+  let exitCode: number = EXIT_CODES.ok;
+  try {
+    if (cmd?.overrides) {
+      const split = splitOverrides(argv.slice(depth), cmd);
+      overrides = split.overrides;
+      yargsArgv = [...argv.slice(0, depth), ...split.flags];
+    }
+    const env: CliEnv = { out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`), ctx, overrides, isTTY };
+    let result: number | undefined;
+    const handlerFor =
+      (c: Command) =>
+      async (args: Record<string, unknown>): Promise<void> => {
+        if (!c.run) return;
+        result = await c.run(args as Record<string, unknown> & CommonArgs, env);
+      };
+    const build = (y: Argv, c: Command): Argv => {
+      let b = addOptions(y, c.options);
+      for (const [name, p] of Object.entries(c.positionals ?? {})) b = b.positional(name, p);
+      for (const [ex, desc] of c.examples ?? []) b = b.example(ex, desc);
+      if (c.subcommands) {
+        for (const s of c.subcommands) b = b.command(s.name, s.describe, (yy) => build(yy, s), handlerFor(s));
+        b = b.demandCommand(1, `choose a subcommand of ${c.name}: ${c.subcommands.map((s) => s.name.split(' ')[0]).join(', ')}`);
+      }
+      if (c.overrides) b = b.usage(`$0 ${c.name} --cfg FILE [flags] [KEY VALUE ...]\n\n${c.describe}`);
+      return b;
+    };
+    let y = yargs(yargsArgv)
+      .scriptName('seg')
+      .usage('$0 <command> --cfg FILE [flags] [KEY VALUE ...]\n\nTrain, check, evaluate, visualise and export DeepLabv3+/MobileNetV2 segmentation models (pdseg-compatible configs, Lovász losses).')
+      .parserConfiguration({ 'parse-positional-numbers': false, 'boolean-negation': true })
+      .version(packageVersion())
+      .help()
+      .alias('h', 'help')
+      .epilog(EPILOG)
+      .wrap(Math.min(110, process.stdout.columns || 100))
+      .strict()
+      .demandCommand(1, 'choose a command')
+      .recommendCommands()
+      .exitProcess(false)
+      .fail((msg: string | undefined, err: Error | undefined) => {
+        if (err instanceof SegError) throw err;
+        throw usageError(msg ?? err?.message ?? 'invalid command line', { hint: `see seg ${cmd ? `${cmd.name.split(' ')[0]} ` : ''}--help` });
+      });
+    y = addOptions(y, COMMON_OPTIONS);
+    for (const c of COMMANDS) y = y.command(c.name, c.describe, (yy) => build(yy, c), handlerFor(c));
+    await y.parseAsync();
+    exitCode = result ?? EXIT_CODES.ok;
+    if (abort.signal.aborted && exitCode === EXIT_CODES.ok) exitCode = EXIT_CODES.interrupted;
+  } catch (e) {
+    exitCode = reportError(e, verbose);
+  } finally {
+    finish();
+    process.off('SIGINT', onSigint);
+  }
+  process.exitCode = exitCode;
+}
+
+function reportError(e: unknown, verbose: boolean): number {
+  if (e instanceof SegError) {
+    process.stderr.write(`seg: ${e.kind} error: ${e.message}\n`);
+    if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);
+    if (verbose) process.stderr.write(`${e.stack ?? ''}\n${e.cause instanceof Error ? `caused by: ${e.cause.stack ?? e.cause.message}\n` : ''}`);
+    return e.exitCode;
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  process.stderr.write(`seg: runtime error: ${err.message.split('\n')[0] ?? ''}\n`);
+  process.stderr.write(verbose ? `${err.stack ?? ''}\n` : 'hint: this looks like a bug in seg; rerun with --verbose for the stack trace and report it\n');
+  return EXIT_CODES.runtime;
+}

@@ -1,0 +1,55 @@
+/**
+ * Derived values: pdseg's `check_and_infer()`, without its quirks.
+ *  - DATA_DIM follows IMAGE_TYPE (3 for rgb and gray, 4 for rgba).
+ *  - PADDING_VALUE = MEAN*255, but only when the user did not set PADDING_VALUE (pdseg always
+ *    overwrote it).
+ *  - *_TOTAL_IMAGES = the line count of each file list that exists (pdseg opened all three and
+ *    failed on a missing one, even when the command did not need it; seg checks a list when a
+ *    command reads it).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { SegConfig } from './schema.js';
+import { LOSSES, type LossName } from '../losses/registry.js';
+
+export function deriveConfig(cfg: SegConfig, explicit: ReadonlySet<string>, cwd: string): SegConfig {
+  const out: SegConfig = structuredClone(cfg);
+  out.DATASET.DATA_DIM = cfg.DATASET.IMAGE_TYPE === 'rgba' ? 4 : 3;
+  if (!explicit.has('DATASET.PADDING_VALUE')) out.DATASET.PADDING_VALUE = cfg.MEAN.map((m) => m * 255);
+  const lists = [
+    ['TRAIN_FILE_LIST', 'TRAIN_TOTAL_IMAGES'],
+    ['VAL_FILE_LIST', 'VAL_TOTAL_IMAGES'],
+    ['TEST_FILE_LIST', 'TEST_TOTAL_IMAGES'],
+  ] as const;
+  for (const [listKey, totalKey] of lists) {
+    if (explicit.has(`DATASET.${totalKey}`)) continue;
+    const n = countListLines(path.resolve(cwd, cfg.DATASET[listKey]));
+    if (n !== undefined) out.DATASET[totalKey] = n;
+  }
+  return out;
+}
+
+/** Number of non-empty lines of a file list, or undefined when it cannot be read. */
+export function countListLines(file: string): number | undefined {
+  try {
+    const text = fs.readFileSync(file, 'utf8');
+    return text.split(/\r?\n/).filter((l) => l.trim() !== '').length;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every loss name the run can use: SOLVER.LOSS and those of every SOLVER.LOSS_STAGES entry. */
+export function allLossNames(cfg: SegConfig): LossName[] {
+  const names = new Set<LossName>(cfg.SOLVER.LOSS as LossName[]);
+  for (const stage of cfg.SOLVER.LOSS_STAGES) for (const n of stage.LOSS) names.add(n as LossName);
+  return [...names];
+}
+
+/**
+ * Channels of the model's head: 1 when a one-channel loss (bce, dice, lovasz_hinge) is configured
+ * (pdseg's rule), else NUM_CLASSES. Prediction is then sigmoid(logit) > 0.5.
+ */
+export function headChannels(cfg: SegConfig): number {
+  return allLossNames(cfg).some((n) => LOSSES[n].head === 'one-channel') ? 1 : cfg.DATASET.NUM_CLASSES;
+}

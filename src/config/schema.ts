@@ -1,0 +1,243 @@
+/**
+ * The configuration schema: the single source of truth for every config key, its type, its
+ * default and its documentation. Keys and defaults follow PaddleSeg's legacy `pdseg`
+ * (`utils/config.py`); keys that `seg` adds are marked "(seg)" in their description, and defaults
+ * that differ from pdseg say so. `docs/config.md` is generated from this file
+ * (`node dist/scripts/gen_config_docs.js`).
+ *
+ * Objects are strict: an unknown key is an error. Resolution (defaults → YAML → KEY VALUE →
+ * derived values → validation) lives in resolve.ts.
+ */
+import { z } from 'zod';
+import { LOSS_NAMES, lossWeightKey } from '../losses/registry.js';
+import { BACKBONE_NAMES } from '../models/backbones/registry.js';
+
+const posInt = () => z.number().int().positive();
+const nonNegInt = () => z.number().int().nonnegative();
+const num = () => z.number();
+const bool = () => z.boolean();
+const str = () => z.string();
+
+/** A (w, h) size: two positive integers, or empty (unset). */
+const cropSize = () =>
+  z
+    .array(posInt())
+    .refine((a) => a.length === 0 || a.length === 2, { message: 'expected (width, height): two integers, or () for unset' });
+const size2 = () => z.array(posInt()).refine((a) => a.length === 2, { message: 'expected (width, height): two integers' });
+
+/** SOLVER.LOSS: a list of loss names; a bare string is accepted as a one-element list (pdseg turned it into characters). */
+export const lossList = () =>
+  z.preprocess(
+    (v) => (typeof v === 'string' ? [v] : v),
+    z.array(z.enum(LOSS_NAMES as [string, ...string[]])).min(1, { message: 'expected at least one loss name' }),
+  );
+
+const lossWeights = () =>
+  z
+    .object(Object.fromEntries(LOSS_NAMES.map((n) => [lossWeightKey(n), num().default(1).describe(`weight of ${n} in the total loss`)])))
+    .strict();
+
+const section = <T extends z.ZodRawShape>(shape: T, description: string) => z.object(shape).strict().prefault({} as never).describe(description);
+
+export const ConfigSchema = z
+  .object({
+    MEAN: z.array(num()).default([0.5, 0.5, 0.5]).describe('per-channel mean subtracted after scaling pixels to [0, 1]'),
+    STD: z.array(num()).default([0.5, 0.5, 0.5]).describe('per-channel standard deviation, applied after MEAN'),
+    BATCH_SIZE: posInt().default(1).describe('images per training step (and per evaluation batch)'),
+    EVAL_CROP_SIZE: cropSize().default([]).describe('(width, height) every eval/vis image is padded to; must be set'),
+    TRAIN_CROP_SIZE: cropSize().default([]).describe('(width, height) of the random training crop; must be set'),
+    NUM_TRAINERS: posInt().default(1).describe('pdseg multi-process training; seg trains in one process, so it must stay 1'),
+    TRAINER_ID: nonNegInt().default(0).describe('pdseg multi-process trainer id; must stay 0'),
+    SEED: z.union([z.null(), nonNegInt()]).default(null).describe('(seg) seed of every random choice; None picks one and records it; --seed overrides'),
+
+    DATALOADER: section(
+      {
+        NUM_WORKERS: posInt().default(8).describe('worker threads for decoding and augmentation with --use_mpio (capped at the CPU count)'),
+        BUF_SIZE: posInt().default(256).describe('bound of the prefetch queue, in samples'),
+      },
+      'data loading',
+    ),
+
+    DATASET: section(
+      {
+        DATA_DIR: str().default('./dataset/cityscapes/').describe('folder the file-list paths are relative to'),
+        TRAIN_FILE_LIST: str().default('./dataset/cityscapes/train.list').describe('training list: lines `image<SEPARATOR>label`'),
+        VAL_FILE_LIST: str().default('./dataset/cityscapes/val.list').describe('validation list, used by eval and --do_eval'),
+        TEST_FILE_LIST: str().default('./dataset/cityscapes/test.list').describe('test list (labels optional)'),
+        VIS_FILE_LIST: z.union([z.null(), str()]).default(null).describe('list used by `seg vis` (labels optional); None falls back to TEST_FILE_LIST'),
+        TRAIN_TOTAL_IMAGES: nonNegInt().default(2975).describe('derived: number of lines in TRAIN_FILE_LIST'),
+        VAL_TOTAL_IMAGES: nonNegInt().default(500).describe('derived: number of lines in VAL_FILE_LIST'),
+        TEST_TOTAL_IMAGES: nonNegInt().default(500).describe('derived: number of lines in TEST_FILE_LIST'),
+        NUM_CLASSES: posInt().default(19).describe('number of classes, background included'),
+        CLASS_NAMES: z.union([z.null(), z.array(str())]).default(null).describe('(seg) class names for reports, NUM_CLASSES of them'),
+        IMAGE_TYPE: z.enum(['rgb', 'gray', 'rgba']).default('rgb').describe('channels fed to the model'),
+        DATA_DIM: posInt().default(3).describe('derived: 3 for rgb and gray, 4 for rgba'),
+        SEPARATOR: str().default(' ').describe('separator between image and label paths in the file lists'),
+        IGNORE_INDEX: nonNegInt().default(255).describe('label value that contributes to no loss and no metric'),
+        PADDING_VALUE: z.array(num()).default([127.5, 127.5, 127.5]).describe('pixel value used to pad images; derived as MEAN*255 unless set explicitly'),
+      },
+      'dataset',
+    ),
+
+    AUG: section(
+      {
+        AUG_METHOD: z.enum(['unpadding', 'stepscaling', 'rangescaling']).default('unpadding').describe('resize method of the training (and eval) pipeline'),
+        FIX_RESIZE_SIZE: size2().default([512, 512]).describe('(width, height) for unpadding'),
+        MIN_SCALE_FACTOR: num().positive().default(0.5).describe('stepscaling: smallest scale'),
+        MAX_SCALE_FACTOR: num().positive().default(2.0).describe('stepscaling: largest scale'),
+        SCALE_STEP_SIZE: num().nonnegative().default(0.25).describe('stepscaling: step between scales (0 = uniform)'),
+        MIN_RESIZE_VALUE: posInt().default(400).describe('rangescaling: smallest long side'),
+        MAX_RESIZE_VALUE: posInt().default(600).describe('rangescaling: largest long side'),
+        INF_RESIZE_VALUE: posInt().default(500).describe('rangescaling: long side at eval/vis time'),
+        MIRROR: bool().default(true).describe('random horizontal flip (50%)'),
+        FLIP: bool().default(false).describe('random vertical flip'),
+        FLIP_RATIO: num().min(0).max(1).default(0.5).describe('probability of the vertical flip, as 1/int(1/FLIP_RATIO)'),
+        TO_RGB: bool().default(false).describe('pdseg: feed RGB instead of BGR; seg always feeds RGB (kept for compatibility)'),
+        RICH_CROP: section(
+          {
+            ENABLE: bool().default(false).describe('enable blur, rotation, aspect crop and colour jitter'),
+            MAX_ROTATION: num().min(0).max(90).default(15).describe('largest rotation, degrees'),
+            MIN_AREA_RATIO: num().min(0).max(1).default(0.5).describe('smallest area kept by the aspect crop (0 disables it)'),
+            ASPECT_RATIO: num().min(0).max(1).default(0.33).describe('aspect range (r, 1/r) of the crop (0 disables it)'),
+            BRIGHTNESS_JITTER_RATIO: num().min(0).max(1).default(0.5).describe('brightness jitter amplitude'),
+            SATURATION_JITTER_RATIO: num().min(0).max(1).default(0.5).describe('saturation jitter amplitude'),
+            CONTRAST_JITTER_RATIO: num().min(0).max(1).default(0.5).describe('contrast jitter amplitude'),
+            BLUR: bool().default(false).describe('random Gaussian blur'),
+            BLUR_RATIO: num().min(0).max(1).default(0.1).describe('probability of the blur, as 1/int(1/BLUR_RATIO)'),
+          },
+          'rich crop augmentation',
+        ),
+      },
+      'augmentation',
+    ),
+
+    TRAIN: section(
+      {
+        MODEL_SAVE_DIR: str().default('').describe('run folder: resolved config, metrics.jsonl, checkpoints'),
+        PRETRAINED_MODEL_DIR: str().default('').describe('checkpoint or pretrained folder to initialise from (partial load by name and shape)'),
+        RESUME_MODEL_DIR: str().default('').describe('checkpoint to resume exactly (weights, optimizer, step, RNG, best metric)'),
+        SYNC_BATCH_NORM: bool().default(false).describe('pdseg multi-GPU option; seg trains on one device, so it must stay False'),
+        SNAPSHOT_EPOCH: posInt().default(10).describe('save a checkpoint every this many epochs (and at the last one)'),
+        BEST_METRIC: z
+          .string()
+          .regex(/^(miou|acc|kappa|iou_\d+)$/, { message: 'expected miou, acc, kappa or iou_<class index>' })
+          .default('miou')
+          .describe('(seg) metric that picks best_model/: miou, acc, kappa or iou_<k> (e.g. iou_1 for roads)'),
+        KEEP_CHECKPOINTS: nonNegInt().default(5).describe('(seg) keep at most this many epoch snapshots (0 = all); final/ and best_model/ are always kept'),
+      },
+      'training run',
+    ),
+
+    SOLVER: section(
+      {
+        LR: num().nonnegative().default(0.1).describe('base learning rate'),
+        LR_POLICY: z.enum(['poly', 'piecewise', 'cosine']).default('poly').describe('learning-rate schedule'),
+        OPTIMIZER: z.enum(['sgd', 'adam']).default('sgd').describe('sgd (momentum) or adam'),
+        MOMENTUM: num().min(0).max(1).default(0.9).describe('sgd momentum, adam beta1'),
+        MOMENTUM2: num().min(0).max(1).default(0.999).describe('adam beta2'),
+        POWER: num().nonnegative().default(0.9).describe('poly power'),
+        GAMMA: num().positive().default(0.1).describe('piecewise decay factor'),
+        DECAY_EPOCH: z.array(posInt()).default([10, 20]).describe('piecewise boundaries, in epochs'),
+        WEIGHT_DECAY: num().nonnegative().default(4e-5).describe('coupled L2 regularisation'),
+        BEGIN_EPOCH: posInt().default(1).describe('first epoch number (resume sets it)'),
+        NUM_EPOCHS: posInt().default(30).describe('last epoch number'),
+        LOSS: lossList().default(['softmax_loss']).describe(`losses summed into the total: ${LOSS_NAMES.join(', ')}`),
+        LOSS_WEIGHT: lossWeights().prefault({} as never).describe('weight of each loss in the total'),
+        LR_WARMUP: bool().default(false).describe('linear warm-up from 0 to LR'),
+        LR_WARMUP_STEPS: nonNegInt().default(2000).describe('warm-up length, in steps'),
+        CROSS_ENTROPY_WEIGHT: z
+          .union([z.null(), z.literal('dynamic'), z.array(num().nonnegative())])
+          .default(null)
+          .describe("softmax_loss class weights: None, a list of NUM_CLASSES weights, or 'dynamic' (per batch)"),
+        LOVASZ: section(
+          {
+            PER_IMAGE: bool().default(false).describe('(seg) Lovász losses per image, then averaged (the authors\' default); False pools the batch as pdseg'),
+            CLASSES: z.enum(['present', 'all']).default('present').describe("(seg) lovasz_softmax_loss averages over classes 'present' in the labels or 'all'"),
+          },
+          '(seg) Lovász loss options',
+        ),
+        LOSS_STAGES: z
+          .array(
+            z
+              .object({
+                BEGIN_EPOCH: posInt().describe('first epoch of this stage'),
+                LOSS: lossList(),
+                LOSS_WEIGHT: lossWeights().partial().prefault({} as never),
+              })
+              .strict(),
+          )
+          .default([])
+          .describe('(seg) loss schedule: from BEGIN_EPOCH on, LOSS and LOSS_WEIGHT replace SOLVER.LOSS/LOSS_WEIGHT (e.g. BCE first, Lovász fine-tuning after)'),
+        ACCUMULATE_STEPS: posInt().default(1).describe('(seg) split each batch into this many micro-batches and accumulate their gradients (memory)'),
+      },
+      'optimisation',
+    ),
+
+    TEST: section(
+      {
+        TEST_MODEL: str().default('').describe('checkpoint evaluated by `seg eval` and used by `seg vis`/`seg export`'),
+      },
+      'evaluation',
+    ),
+
+    MODEL: section(
+      {
+        MODEL_NAME: z.enum(['deeplabv3p']).default('deeplabv3p').describe("architecture; seg builds deeplabv3p only (pdseg's default is '')"),
+        DEFAULT_NORM_TYPE: z.enum(['bn', 'gn']).default('bn').describe('normalisation: batch norm or group norm'),
+        MULTI_LOSS_WEIGHT: z.array(num()).default([1.0]).describe('per-output loss weights of multi-output models; DeepLab has one output'),
+        DEFAULT_GROUP_NUMBER: posInt().default(32).describe('groups of group norm'),
+        DEFAULT_EPSILON: num().positive().default(1e-5).describe('normalisation epsilon'),
+        BN_MOMENTUM: num().min(0).max(1).default(0.99).describe('moving-average momentum of the head batch norms'),
+        FP16: bool().default(false).describe('pdseg mixed precision; not available on tfjs CPU backends, must stay False'),
+        SCALE_LOSS: z.union([z.literal('DYNAMIC'), num().positive()]).default('DYNAMIC').describe('pdseg FP16 loss scale (unused without FP16)'),
+        DEEPLAB: section(
+          {
+            BACKBONE: z.enum(BACKBONE_NAMES as [string, ...string[]]).default('mobilenetv2').describe(`backbone: ${BACKBONE_NAMES.join(', ')} (pdseg's default is xception_65)`),
+            OUTPUT_STRIDE: z.union([z.literal(8), z.literal(16), z.literal(32)]).default(16).describe('backbone output stride: 8, 16 or 32 (atrous convolution below it)'),
+            DEPTH_MULTIPLIER: z.union([z.literal(0.25), z.literal(0.5), z.literal(1.0), z.literal(1.5), z.literal(2.0)]).default(1.0).describe('MobileNetV2 width multiplier'),
+            ENCODER_WITH_ASPP: bool().default(true).describe('ASPP encoder (image pooling, 1x1, three atrous branches)'),
+            ENABLE_DECODER: bool().default(true).describe('DeepLabv3+ decoder with stride-4 low-level features'),
+            ASPP_WITH_SEP_CONV: bool().default(true).describe('separable atrous convolutions in ASPP'),
+            DECODER_USE_SEP_CONV: bool().default(true).describe('separable convolutions in the decoder'),
+            BACKBONE_LR_MULT_LIST: z.union([z.null(), z.array(num().nonnegative())]).default(null).describe('per-stage learning-rate multipliers of the backbone'),
+            ENCODER: section(
+              {
+                POOLING_STRIDE: z.array(posInt()).default([1, 1]).describe('image-pooling stride (only [1, 1], global pooling, is built)'),
+                POOLING_CROP_SIZE: z.union([z.null(), z.array(posInt())]).default(null).describe('image-pooling window (only None, global pooling, is built)'),
+                ASPP_WITH_SE: bool().default(false).describe('squeeze-excitation in ASPP (not built; must stay False)'),
+                SE_USE_QSIGMOID: bool().default(false).describe('quantised sigmoid for SE (not built; must stay False)'),
+                ASPP_CONVS_FILTERS: posInt().default(256).describe('channels of every ASPP branch'),
+                ASPP_WITH_CONCAT_PROJECTION: bool().default(true).describe('1x1 projection after concatenating the ASPP branches'),
+                ADD_IMAGE_LEVEL_FEATURE: bool().default(true).describe('image-pooling branch in ASPP'),
+                ASPP_RATIOS: z.union([z.null(), z.array(posInt())]).default(null).describe('atrous rates of the three ASPP branches; None = 6/12/18 at OS16, 12/24/36 at OS8'),
+              },
+              'ASPP encoder',
+            ),
+            DECODER: section(
+              {
+                USE_SUM_MERGE: bool().default(false).describe('merge decoder features by sum instead of concatenation'),
+                CONV_FILTERS: posInt().default(256).describe('channels of the decoder convolutions'),
+                OUTPUT_IS_LOGITS: bool().default(false).describe('decoder output is the logits (no separate head); not built, must stay False'),
+              },
+              'decoder',
+            ),
+          },
+          'DeepLabv3+',
+        ),
+      },
+      'model',
+    ),
+
+    FREEZE: section(
+      {
+        MODEL_FILENAME: str().default('__model__').describe('pdseg inference program file name (kept for compatibility; seg writes model.json)'),
+        PARAMS_FILENAME: str().default('__params__').describe('pdseg parameter file name (kept for compatibility; seg writes weight shards)'),
+        SAVE_DIR: str().default('freeze_model').describe('folder `seg export` writes the inference model to'),
+      },
+      'export',
+    ),
+  })
+  .strict();
+
+export type SegConfig = z.output<typeof ConfigSchema>;
+export type SegConfigInput = z.input<typeof ConfigSchema>;

@@ -1,0 +1,111 @@
+/**
+ * Rules that span keys, checked after derivation: pdseg's loss rules (section 5 of the reference),
+ * lengths that must agree, and pdseg keys seg accepts for compatibility but does not build.
+ */
+import type { SegConfig } from './schema.js';
+import { LOSSES, type LossName } from '../losses/registry.js';
+import { configError } from '../util/errors.js';
+import { show } from './format.js';
+
+type Origins = ReadonlyMap<string, string>;
+
+function fail(key: string, message: string, hint: string, origins: Origins): never {
+  const origin = origins.get(key);
+  const from = origin === undefined ? '' : origin === 'command line' ? ' (from the command line)' : ` (from ${origin})`;
+  throw configError(`${key}: ${message}${from}`, { key, hint, ...(origin !== undefined && origin !== 'command line' ? { file: origin } : {}) });
+}
+
+function checkLossList(key: string, names: readonly string[], cfg: SegConfig, origins: Origins): void {
+  const oneChannel = names.filter((n) => LOSSES[n as LossName].head === 'one-channel');
+  const multi = names.filter((n) => LOSSES[n as LossName].head === 'multi-channel');
+  if (oneChannel.length > 0 && cfg.DATASET.NUM_CLASSES > 2) {
+    fail(
+      key,
+      `${oneChannel.join(', ')} ${oneChannel.length > 1 ? 'are' : 'is'} only applicable to binary segmentation, but DATASET.NUM_CLASSES is ${cfg.DATASET.NUM_CLASSES}`,
+      'use softmax_loss and/or lovasz_softmax_loss for more than 2 classes, or set DATASET.NUM_CLASSES 2',
+      origins,
+    );
+  }
+  if (oneChannel.length > 0 && multi.length > 0) {
+    fail(
+      key,
+      `cannot mix one-channel losses (${oneChannel.join(', ')}) with multi-channel ones (${multi.join(', ')}): the first need a 1-channel head, the second NUM_CLASSES channels`,
+      "for binary tasks use e.g. ['lovasz_hinge_loss','bce_loss']; for multi-class ['lovasz_softmax_loss','softmax_loss']",
+      origins,
+    );
+  }
+}
+
+export function validateConfig(cfg: SegConfig, origins: Origins): void {
+  const C = cfg.DATASET.NUM_CLASSES;
+  const D = cfg.DATASET.DATA_DIM;
+
+  // Crop sizes: pdseg's check_and_infer raises when either is unset.
+  for (const key of ['TRAIN_CROP_SIZE', 'EVAL_CROP_SIZE'] as const) {
+    if (cfg[key].length !== 2) fail(key, 'must be set to (width, height)', `set ${key} (512, 512) or similar in the config`, origins);
+  }
+  for (const key of ['MEAN', 'STD'] as const) {
+    if (cfg[key].length !== D) fail(key, `has ${cfg[key].length} values but DATASET.IMAGE_TYPE ${cfg.DATASET.IMAGE_TYPE} has ${D} channels`, `give ${key} ${D} values`, origins);
+  }
+  if (cfg.STD.some((s) => s === 0)) fail('STD', 'must not contain 0', 'use 1 for channels that are not scaled', origins);
+  if (cfg.DATASET.PADDING_VALUE.length !== D) {
+    fail('DATASET.PADDING_VALUE', `has ${cfg.DATASET.PADDING_VALUE.length} values but images have ${D} channels`, `give ${D} values or leave it unset (MEAN*255)`, origins);
+  }
+  if (cfg.DATASET.IGNORE_INDEX < C) {
+    fail('DATASET.IGNORE_INDEX', `${cfg.DATASET.IGNORE_INDEX} is a class index (NUM_CLASSES is ${C})`, 'use a value outside [0, NUM_CLASSES-1], usually 255', origins);
+  }
+  if (cfg.DATASET.CLASS_NAMES !== null && cfg.DATASET.CLASS_NAMES.length !== C) {
+    fail('DATASET.CLASS_NAMES', `has ${cfg.DATASET.CLASS_NAMES.length} names but NUM_CLASSES is ${C}`, 'give one name per class, background included', origins);
+  }
+
+  // Losses (pdseg section 5, with errors instead of warnings).
+  checkLossList('SOLVER.LOSS', cfg.SOLVER.LOSS, cfg, origins);
+  const baseOneChannel = cfg.SOLVER.LOSS.some((n) => LOSSES[n as LossName].head === 'one-channel');
+  let prevBegin = 0;
+  cfg.SOLVER.LOSS_STAGES.forEach((stage, i) => {
+    const key = `SOLVER.LOSS_STAGES`;
+    checkLossList(key, stage.LOSS, cfg, origins);
+    const stageOneChannel = stage.LOSS.some((n) => LOSSES[n as LossName].head === 'one-channel');
+    if (stageOneChannel !== baseOneChannel) {
+      fail(key, `stage ${i} (${stage.LOSS.join(', ')}) needs a ${stageOneChannel ? '1' : `${C}`}-channel head but SOLVER.LOSS (${cfg.SOLVER.LOSS.join(', ')}) builds a ${baseOneChannel ? '1' : `${C}`}-channel one`, 'all stages must use losses of the same head type (bce/dice/lovasz_hinge, or softmax/lovasz_softmax)', origins);
+    }
+    if (stage.BEGIN_EPOCH <= prevBegin) fail(key, `stage ${i}: BEGIN_EPOCH ${stage.BEGIN_EPOCH} must be greater than the previous stage's (${prevBegin})`, 'list stages in increasing BEGIN_EPOCH order', origins);
+    prevBegin = stage.BEGIN_EPOCH;
+  });
+  const cew = cfg.SOLVER.CROSS_ENTROPY_WEIGHT;
+  if (Array.isArray(cew) && cew.length !== C) {
+    fail('SOLVER.CROSS_ENTROPY_WEIGHT', `has ${cew.length} weights but NUM_CLASSES is ${C}`, 'give one weight per class', origins);
+  }
+  const best = /^iou_(\d+)$/.exec(cfg.TRAIN.BEST_METRIC);
+  if (best && Number(best[1]) >= C) {
+    fail('TRAIN.BEST_METRIC', `${cfg.TRAIN.BEST_METRIC} names class ${best[1]} but NUM_CLASSES is ${C}`, `use iou_0 … iou_${C - 1} or miou`, origins);
+  }
+
+  // Ranges that must be ordered.
+  if (cfg.AUG.MIN_SCALE_FACTOR > cfg.AUG.MAX_SCALE_FACTOR) fail('AUG.MIN_SCALE_FACTOR', `${cfg.AUG.MIN_SCALE_FACTOR} is above AUG.MAX_SCALE_FACTOR ${cfg.AUG.MAX_SCALE_FACTOR}`, 'swap them', origins);
+  if (cfg.AUG.MIN_RESIZE_VALUE > cfg.AUG.MAX_RESIZE_VALUE) fail('AUG.MIN_RESIZE_VALUE', `${cfg.AUG.MIN_RESIZE_VALUE} is above AUG.MAX_RESIZE_VALUE ${cfg.AUG.MAX_RESIZE_VALUE}`, 'swap them', origins);
+  const de = cfg.SOLVER.DECAY_EPOCH;
+  if (de.some((e, i) => i > 0 && e <= (de[i - 1] ?? 0))) fail('SOLVER.DECAY_EPOCH', `must increase, got ${show(de)}`, 'list the epochs in increasing order', origins);
+  if (cfg.SOLVER.BEGIN_EPOCH > cfg.SOLVER.NUM_EPOCHS) fail('SOLVER.BEGIN_EPOCH', `${cfg.SOLVER.BEGIN_EPOCH} is after SOLVER.NUM_EPOCHS ${cfg.SOLVER.NUM_EPOCHS}`, 'raise NUM_EPOCHS', origins);
+  if (cfg.BATCH_SIZE % cfg.SOLVER.ACCUMULATE_STEPS !== 0) {
+    fail('SOLVER.ACCUMULATE_STEPS', `${cfg.SOLVER.ACCUMULATE_STEPS} does not divide BATCH_SIZE ${cfg.BATCH_SIZE}`, 'choose a divisor of BATCH_SIZE', origins);
+  }
+  if (cfg.MODEL.MULTI_LOSS_WEIGHT.length < 1) fail('MODEL.MULTI_LOSS_WEIGHT', 'needs one weight (DeepLab has one output)', 'use [1.0]', origins);
+
+  // pdseg keys seg accepts so that pdseg configs load, but does not build: they must keep their defaults.
+  const unsupported: Array<[string, boolean, string]> = [
+    ['NUM_TRAINERS', cfg.NUM_TRAINERS === 1, 'seg trains in one process; use DATALOADER.NUM_WORKERS and --use_mpio for parallel loading'],
+    ['TRAINER_ID', cfg.TRAINER_ID === 0, 'seg trains in one process'],
+    ['TRAIN.SYNC_BATCH_NORM', !cfg.TRAIN.SYNC_BATCH_NORM, 'seg trains on one device, where batch norm is already synchronous'],
+    ['MODEL.FP16', !cfg.MODEL.FP16, 'tfjs CPU backends compute in float32 only'],
+    ['MODEL.DEEPLAB.BACKBONE_LR_MULT_LIST', cfg.MODEL.DEEPLAB.BACKBONE_LR_MULT_LIST === null, 'per-stage learning rates are not built; remove the key'],
+    ['MODEL.DEEPLAB.ENCODER.POOLING_STRIDE', cfg.MODEL.DEEPLAB.ENCODER.POOLING_STRIDE.join(',') === '1,1', 'only global image pooling is built'],
+    ['MODEL.DEEPLAB.ENCODER.POOLING_CROP_SIZE', cfg.MODEL.DEEPLAB.ENCODER.POOLING_CROP_SIZE === null, 'only global image pooling is built'],
+    ['MODEL.DEEPLAB.ENCODER.ASPP_WITH_SE', !cfg.MODEL.DEEPLAB.ENCODER.ASPP_WITH_SE, 'squeeze-excitation ASPP is not built'],
+    ['MODEL.DEEPLAB.ENCODER.SE_USE_QSIGMOID', !cfg.MODEL.DEEPLAB.ENCODER.SE_USE_QSIGMOID, 'squeeze-excitation ASPP is not built'],
+    ['MODEL.DEEPLAB.DECODER.OUTPUT_IS_LOGITS', !cfg.MODEL.DEEPLAB.DECODER.OUTPUT_IS_LOGITS, 'the head is always a separate 1x1 convolution'],
+  ];
+  for (const [key, ok, why] of unsupported) {
+    if (!ok) fail(key, 'is a pdseg option that seg does not build', `remove it or keep its default: ${why}`, origins);
+  }
+}
