@@ -36,6 +36,9 @@ const lossWeights = () =>
   z
     .object(Object.fromEntries(LOSS_NAMES.map((n) => [lossWeightKey(n), num().default(1).describe(`weight of ${n} in the total loss`)])))
     .strict();
+/** Weights of a LOSS_STAGES entry: those not given fall back to SOLVER.LOSS_WEIGHT. */
+const stageLossWeights = () =>
+  z.object(Object.fromEntries(LOSS_NAMES.map((n) => [lossWeightKey(n), num().optional()]))).strict();
 
 const section = <T extends z.ZodRawShape>(shape: T, description: string) => z.object(shape).strict().prefault({} as never).describe(description);
 
@@ -162,7 +165,7 @@ export const ConfigSchema = z
               .object({
                 BEGIN_EPOCH: posInt().describe('first epoch of this stage'),
                 LOSS: lossList(),
-                LOSS_WEIGHT: lossWeights().partial().prefault({} as never),
+                LOSS_WEIGHT: stageLossWeights().prefault({} as never),
               })
               .strict(),
           )
