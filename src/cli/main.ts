@@ -18,7 +18,7 @@ Values take pdseg's Python-literal forms: (769, 769), "['lovasz_hinge_loss','bce
 
 const COMMON_OPTIONS: Record<string, Options> = {
   seed: {
-    type: 'number',
+    type: 'string',
     describe: 'seed for every random choice (sets SEED)',
     requiresArg: true,
     coerce: (v: unknown) => {

@@ -200,7 +200,7 @@ function formatZodError(error: z.ZodError, raw: Raw, origins: Map<string, string
     const values = issue.values.map(String);
     const suggestion = nearest(given, values);
     what = `${where}${JSON.stringify(given)} is not one of ${values.map((v) => JSON.stringify(v)).join(', ')}${suggestion ? `; did you mean ${JSON.stringify(suggestion)}?` : ''}`;
-  } else if (issue.code === 'invalid_type' || issue.code === 'invalid_union' || issue.code === 'invalid_value') {
+  } else if (['invalid_type', 'invalid_union', 'invalid_value', 'too_small', 'too_big'].includes(issue.code) && !(issue.code === 'too_small' && Array.isArray(given))) {
     const expected = node && schemaKey === key ? describeType(node) : issue.message.replace(/^Invalid (input|option): (expected )?/, '');
     what = `${where}expected ${expected}, got ${show(given)}`;
   } else {
