@@ -1,7 +1,127 @@
 /**
  * seg's own kernels and gradients, registered on top of a stock tfjs backend so that it can train
  * (stock wasm lacks Conv2DBackpropFilter and the depthwise backprop kernels) and train fast.
+ *
+ * Registered for `wasm` and `cpu` (the same code serves both, see host.ts):
+ *   Conv2DBackpropFilter, Conv2DBackpropInput     im2col/col2im + the backend's GEMM (conv.ts)
+ *   DepthwiseConv2dNativeBackpropFilter/Input      direct loops (depthwise.ts)
+ *   ResizeBilinearGrad                              exact adjoint incl. halfPixelCenters (resize.ts)
+ * and, process-wide, Conv2D/DepthwiseConv2dNative gradients that allow dilation (gradients.ts).
+ * Cases seg's kernels do not handle (NCHW, non-float32) go to the stock kernel where there is one.
  */
-export function registerTrainingKernels(backend: 'wasm' | 'cpu'): void {
-  void backend;
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { conv2dBackpropFilter, conv2dBackpropInput, convAttrs, convSupported } from './conv.js';
+import { depthwiseBackpropFilter, depthwiseBackpropInput } from './depthwise.js';
+import { registerSegGradients } from './gradients.js';
+import { type Host, type HostName, hostFor } from './host.js';
+import { resizeBilinearGrad } from './resize.js';
+import { registerTfjsGradients } from './tfjs_gradients.js';
+
+type Shape4 = [number, number, number, number];
+
+/** One kernel body: gets the host, the inputs and attributes, and the stock kernel (if any) to fall back to. */
+type SegKernel = (h: Host, inputs: NamedTensorInfoMap, attrs: NamedAttrMap, stock: KernelFunc | undefined) => TensorInfo;
+
+function need(inputs: NamedTensorInfoMap, name: string): TensorInfo {
+  const t = inputs[name];
+  if (!t) throw new Error(`seg kernels: missing input ${name}`);
+  return t;
+}
+
+function unsupported(kernel: string, stock: KernelFunc | undefined, why: string): KernelFunc {
+  if (stock) return stock;
+  throw new Error(`${kernel}: ${why} is not supported`);
+}
+
+const KERNELS: Readonly<Record<string, SegKernel>> = Object.freeze({
+  Conv2DBackpropFilter(h, inputs, attrs, stock) {
+    const x = need(inputs, 'x');
+    const dy = need(inputs, 'dy');
+    const a = convAttrs(attrs);
+    if (!convSupported(a, x, dy)) return call(unsupported('Conv2DBackpropFilter', stock, 'NCHW or non-float32'), h, inputs, attrs);
+    return conv2dBackpropFilter(h, x, dy, attrs['filterShape'] as Shape4, a);
+  },
+  Conv2DBackpropInput(h, inputs, attrs, stock) {
+    const dy = need(inputs, 'dy');
+    const filter = need(inputs, 'filter');
+    const a = convAttrs(attrs);
+    if (!convSupported(a, dy, filter)) return call(unsupported('Conv2DBackpropInput', stock, 'NCHW or non-float32'), h, inputs, attrs);
+    return conv2dBackpropInput(h, dy, filter, attrs['inputShape'] as Shape4, a);
+  },
+  DepthwiseConv2dNativeBackpropFilter(h, inputs, attrs, stock) {
+    const x = need(inputs, 'x');
+    const dy = need(inputs, 'dy');
+    const a = convAttrs(attrs);
+    if (!convSupported(a, x, dy)) return call(unsupported('DepthwiseConv2dNativeBackpropFilter', stock, 'non-float32'), h, inputs, attrs);
+    return depthwiseBackpropFilter(h, x, dy, attrs['filterShape'] as Shape4, a);
+  },
+  DepthwiseConv2dNativeBackpropInput(h, inputs, attrs, stock) {
+    const dy = need(inputs, 'dy');
+    const filter = need(inputs, 'filter');
+    const a = convAttrs(attrs);
+    if (!convSupported(a, dy, filter)) return call(unsupported('DepthwiseConv2dNativeBackpropInput', stock, 'non-float32'), h, inputs, attrs);
+    return depthwiseBackpropInput(h, dy, filter, attrs['inputShape'] as Shape4, a);
+  },
+  ResizeBilinearGrad(h, inputs, attrs, stock) {
+    const images = need(inputs, 'images');
+    const dy = need(inputs, 'dy');
+    if (images.dtype !== 'float32' && images.dtype !== 'int32') return call(unsupported('ResizeBilinearGrad', stock, images.dtype), h, inputs, attrs);
+    if (dy.dtype !== 'float32') return call(unsupported('ResizeBilinearGrad', stock, `dy of dtype ${dy.dtype}`), h, inputs, attrs);
+    return resizeBilinearGrad(h, images, dy, attrs['alignCorners'] === true, attrs['halfPixelCenters'] === true);
+  },
+});
+
+function call(k: KernelFunc, h: Host, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
+  const out = k({ inputs, backend: h.backend, attrs });
+  if (Array.isArray(out)) throw new Error('seg kernels: unexpected multi-output kernel');
+  return out;
+}
+
+/** The names of the kernels seg registers (for tests and the benchmark). */
+export const SEG_KERNEL_NAMES: readonly string[] = Object.freeze(Object.keys(KERNELS));
+
+const stockKernels = new Map<string, KernelFunc | undefined>();
+const registeredOn = new Set<string>();
+
+/**
+ * The kernel tfjs itself registered under `name` for `backend` before seg replaced it, or
+ * undefined when there was none (wasm's Conv2DBackpropFilter, ...). Only meaningful after
+ * registerTrainingKernels(backend); before it, the registry holds the stock kernel anyway.
+ */
+export function stockKernel(name: string, backend: HostName): KernelFunc | undefined {
+  const key = `${backend}/${name}`;
+  if (stockKernels.has(key)) return stockKernels.get(key);
+  return tf.getKernel(name, backend)?.kernelFunc;
+}
+
+/** Whether registerTrainingKernels ran for `backend`. */
+export function hasTrainingKernels(backend: string): boolean {
+  return registeredOn.has(backend);
+}
+
+let gradientsReady: Promise<void> | undefined;
+
+/**
+ * Register seg's kernels for `backend` (synchronously, idempotent), replacing tfjs's where it has
+ * one; then, once per process, tfjs-core's gradients (which its Node bundle lacks, see
+ * tfjs_gradients.ts) and seg's own gradients on top of them. Await the result before computing
+ * gradients.
+ */
+export function registerTrainingKernels(backend: HostName): Promise<void> {
+  gradientsReady ??= registerTfjsGradients().then(() => registerSegGradients(hasTrainingKernels));
+  if (registeredOn.has(backend)) return gradientsReady;
+  for (const [name, body] of Object.entries(KERNELS)) {
+    const prev = tf.getKernel(name, backend);
+    stockKernels.set(`${backend}/${name}`, prev?.kernelFunc);
+    if (prev) tf.unregisterKernel(name, backend);
+    const stock = prev?.kernelFunc;
+    tf.registerKernel({
+      kernelName: name,
+      backendName: backend,
+      kernelFunc: ({ inputs, backend: b, attrs }) => body(hostFor(b), inputs, attrs ?? {}, stock),
+    });
+  }
+  registeredOn.add(backend);
+  return gradientsReady;
 }

@@ -1,0 +1,228 @@
+/**
+ * Dense 2-D convolution gradients (NHWC, float32), for any stride, dilation and padding
+ * ('same', 'valid', explicit):
+ *
+ *   Conv2DBackpropFilter  dW[K, Cout] = P[M, K]ᵀ · dY[M, Cout]      P = im2col(x)
+ *   Conv2DBackpropInput   dX = col2im(dY[M, Cout] · W[K, Cout]ᵀ)
+ *
+ * with M = N·OH·OW output positions and K = KH·KW·Cin. The matrix products run through the
+ * backend's own BatchMatMul; on wasm that is XNNPACK's GEMM, which tfjs-backend-wasm uses only
+ * when neither operand is transposed and the batch is 1, so the transposes are made explicit
+ * (on the operand with fewer columns). A pointwise convolution (1×1, stride 1, no padding) needs
+ * no im2col/col2im at all.
+ *
+ * Both kernels also accept a `dilations` attribute, which tfjs's own Conv2DBackprop* kernels do not
+ * have; seg's Conv2D gradient (gradients.ts) passes it, so dilated convolutions can be trained.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { type Host, reshaped } from './host.js';
+
+/** Tuning knobs (tests lower `im2colLimit` to exercise the chunked path). */
+export const convTuning = {
+  /** Above this many elements an im2col/col2im buffer is built and consumed in row chunks. */
+  im2colLimit: 1 << 22,
+};
+
+type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
+type Pair = number | [number, number];
+type Shape4 = [number, number, number, number];
+
+/** Attributes shared by the convolution backprop kernels (tfjs names). */
+export interface ConvBackpropAttrs {
+  strides: Pair;
+  pad: Pad;
+  dilations?: Pair;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/** Geometry of one convolution, NHWC. */
+export interface ConvGeometry {
+  N: number; H: number; W: number; C: number;
+  OH: number; OW: number; COUT: number;
+  KH: number; KW: number;
+  SH: number; SW: number;
+  DH: number; DW: number;
+  top: number; left: number;
+}
+
+/** Geometry from tfjs's own conv_util (so that padding matches the forward kernels exactly). */
+export function convGeometry(inShape: Shape4, filterShape: Shape4, a: ConvBackpropAttrs, depthwise: boolean): ConvGeometry {
+  const ci = tf.backend_util.computeConv2DInfo(inShape, filterShape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, depthwise, 'channelsLast');
+  return {
+    N: ci.batchSize, H: ci.inHeight, W: ci.inWidth, C: ci.inChannels,
+    OH: ci.outHeight, OW: ci.outWidth, COUT: ci.outChannels,
+    KH: ci.filterHeight, KW: ci.filterWidth,
+    SH: ci.strideHeight, SW: ci.strideWidth,
+    DH: ci.dilationHeight, DW: ci.dilationWidth,
+    top: ci.padInfo.top, left: ci.padInfo.left,
+  };
+}
+
+/** True when the NHWC layout and float32 dtype that seg's conv kernels need are given. */
+export function convSupported(a: ConvBackpropAttrs, ...ts: TensorInfo[]): boolean {
+  return (a.dataFormat === undefined || a.dataFormat === 'NHWC') && ts.every((t) => t.dtype === 'float32');
+}
+
+function isPointwise(g: ConvGeometry): boolean {
+  return g.KH === 1 && g.KW === 1 && g.SH === 1 && g.SW === 1 && g.top === 0 && g.left === 0 && g.OH === g.H && g.OW === g.W;
+}
+
+/** Fill rows [m0, m0+rows) of the im2col matrix P[M, K] (K = KH·KW·C) from x. */
+function im2col(g: ConvGeometry, xv: Float32Array, pv: Float32Array, m0: number, rows: number): void {
+  const { H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, top, left } = g;
+  const K = KH * KW * C;
+  for (let r = 0; r < rows; r++) {
+    const m = m0 + r;
+    const ox = m % OW;
+    const oy = Math.floor(m / OW) % OH;
+    const n = Math.floor(m / (OW * OH));
+    let p = r * K;
+    for (let ky = 0; ky < KH; ky++) {
+      const iy = oy * SH + ky * DH - top;
+      for (let kx = 0; kx < KW; kx++) {
+        const ix = ox * SW + kx * DW - left;
+        if (iy < 0 || iy >= H || ix < 0 || ix >= W) {
+          pv.fill(0, p, p + C);
+        } else {
+          const xo = ((n * H + iy) * W + ix) * C;
+          pv.set(xv.subarray(xo, xo + C), p);
+        }
+        p += C;
+      }
+    }
+  }
+}
+
+/** Scatter-add rows [m0, m0+rows) of G[M, K] into dx (the adjoint of im2col). */
+function col2im(g: ConvGeometry, gv: Float32Array, dxv: Float32Array, m0: number, rows: number): void {
+  const { H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, top, left } = g;
+  const K = KH * KW * C;
+  for (let r = 0; r < rows; r++) {
+    const m = m0 + r;
+    const ox = m % OW;
+    const oy = Math.floor(m / OW) % OH;
+    const n = Math.floor(m / (OW * OH));
+    let p = r * K;
+    for (let ky = 0; ky < KH; ky++) {
+      const iy = oy * SH + ky * DH - top;
+      for (let kx = 0; kx < KW; kx++) {
+        const ix = ox * SW + kx * DW - left;
+        if (iy >= 0 && iy < H && ix >= 0 && ix < W) {
+          const xo = ((n * H + iy) * W + ix) * C;
+          for (let c = 0; c < C; c++) dxv[xo + c] = dxv[xo + c]! + gv[p + c]!;
+        }
+        p += C;
+      }
+    }
+  }
+}
+
+/** aᵀ·b for a [R, P], b [R, Q] → [P, Q], through the backend's untransposed GEMM where that is fast. */
+export function matMulTN(h: Host, a: TensorInfo, b: TensorInfo): TensorInfo {
+  const [R, P] = a.shape as [number, number];
+  const Q = (b.shape as [number, number])[1];
+  if (h.name !== 'wasm') {
+    return reshaped(h.run('BatchMatMul', { a: reshaped(a, [1, R, P]), b: reshaped(b, [1, R, Q]) }, { transposeA: true, transposeB: false }), [P, Q]);
+  }
+  if (P <= Q) {
+    const at = h.run('Transpose', { x: reshaped(a, [R, P]) }, { perm: [1, 0] });
+    const out = h.run('BatchMatMul', { a: reshaped(at, [1, P, R]), b: reshaped(b, [1, R, Q]) }, { transposeA: false, transposeB: false });
+    h.dispose(at);
+    return reshaped(out, [P, Q]);
+  }
+  // (bᵀ·a)ᵀ: transpose the narrower b, then the small [Q, P] result.
+  const bt = h.run('Transpose', { x: reshaped(b, [R, Q]) }, { perm: [1, 0] });
+  const qp = h.run('BatchMatMul', { a: reshaped(bt, [1, Q, R]), b: reshaped(a, [1, R, P]) }, { transposeA: false, transposeB: false });
+  h.dispose(bt);
+  const out = h.run('Transpose', { x: reshaped(qp, [Q, P]) }, { perm: [1, 0] });
+  h.dispose(qp);
+  return out;
+}
+
+/** a·bᵀ for a [R, P], b [Q, P] → [R, Q]; b is the small operand (a filter). */
+function matMulNT(h: Host, a: TensorInfo, b: TensorInfo): TensorInfo {
+  const [R, P] = a.shape as [number, number];
+  const Q = (b.shape as [number, number])[0];
+  if (h.name !== 'wasm') {
+    return reshaped(h.run('BatchMatMul', { a: reshaped(a, [1, R, P]), b: reshaped(b, [1, Q, P]) }, { transposeA: false, transposeB: true }), [R, Q]);
+  }
+  const bt = h.run('Transpose', { x: reshaped(b, [Q, P]) }, { perm: [1, 0] });
+  const out = h.run('BatchMatMul', { a: reshaped(a, [1, R, P]), b: reshaped(bt, [1, P, Q]) }, { transposeA: false, transposeB: false });
+  h.dispose(bt);
+  return reshaped(out, [R, Q]);
+}
+
+function addInto(h: Host, acc: TensorInfo, part: TensorInfo): void {
+  const av = h.f32(acc);
+  const pv = h.f32(part);
+  for (let i = 0; i < av.length; i++) av[i] = (av[i] as number) + (pv[i] as number);
+}
+
+/** Copy rows [m0, m0+rows) of a row-major [M, Q] tensor into a new [rows, Q] tensor. */
+function copyRows(h: Host, t: TensorInfo, m0: number, rows: number): TensorInfo {
+  const Q = t.shape[1] as number;
+  const out = h.allocUninit([rows, Q]);
+  h.f32(out).set(h.f32(t).subarray(m0 * Q, (m0 + rows) * Q));
+  return out;
+}
+
+/** Conv2DBackpropFilter: inputs {x, dy}, attrs {strides, pad, dilations?, dimRoundingMode?, filterShape}. */
+export function conv2dBackpropFilter(h: Host, x: TensorInfo, dy: TensorInfo, filterShape: Shape4, a: ConvBackpropAttrs): TensorInfo {
+  const g = convGeometry(x.shape as Shape4, filterShape, a, false);
+  const M = g.N * g.OH * g.OW;
+  const K = g.KH * g.KW * g.C;
+  const dy2 = reshaped(dy, [M, g.COUT]);
+  if (isPointwise(g)) return reshaped(matMulTN(h, reshaped(x, [M, K]), dy2), [...filterShape]);
+
+  const chunk = Math.max(1, Math.min(M, Math.floor(convTuning.im2colLimit / K)));
+  let acc: TensorInfo | undefined;
+  for (let m0 = 0; m0 < M; m0 += chunk) {
+    const rows = Math.min(chunk, M - m0);
+    const p = h.allocUninit([rows, K]);
+    im2col(g, h.f32(x), h.f32(p), m0, rows);
+    const dyc = rows === M ? dy2 : copyRows(h, dy2, m0, rows);
+    const part = matMulTN(h, p, dyc);
+    h.dispose(p);
+    if (dyc !== dy2) h.dispose(dyc);
+    if (acc === undefined) acc = part;
+    else {
+      addInto(h, acc, part);
+      h.dispose(part);
+    }
+  }
+  return reshaped(acc as TensorInfo, [...filterShape]);
+}
+
+/** Conv2DBackpropInput: inputs {dy, filter}, attrs {inputShape, strides, pad, dilations?, dimRoundingMode?}. */
+export function conv2dBackpropInput(h: Host, dy: TensorInfo, filter: TensorInfo, inputShape: Shape4, a: ConvBackpropAttrs): TensorInfo {
+  const g = convGeometry(inputShape, filter.shape as Shape4, a, false);
+  const M = g.N * g.OH * g.OW;
+  const K = g.KH * g.KW * g.C;
+  const dy2 = reshaped(dy, [M, g.COUT]);
+  const w2 = reshaped(filter, [K, g.COUT]);
+  if (isPointwise(g)) return reshaped(matMulNT(h, dy2, w2), [...inputShape]);
+
+  const dx = h.alloc([...inputShape]);
+  const chunk = Math.max(1, Math.min(M, Math.floor(convTuning.im2colLimit / K)));
+  for (let m0 = 0; m0 < M; m0 += chunk) {
+    const rows = Math.min(chunk, M - m0);
+    const dyc = rows === M ? dy2 : copyRows(h, dy2, m0, rows);
+    const gm = matMulNT(h, dyc, w2);
+    if (dyc !== dy2) h.dispose(dyc);
+    col2im(g, h.f32(gm), h.f32(dx), m0, rows);
+    h.dispose(gm);
+  }
+  return dx;
+}
+
+/** Read the conv attributes tfjs passes to a backprop kernel. */
+export function convAttrs(attrs: NamedAttrMap | undefined): ConvBackpropAttrs {
+  const at = (attrs ?? {}) as Record<string, unknown>;
+  const out: ConvBackpropAttrs = { strides: at['strides'] as Pair, pad: at['pad'] as Pad };
+  if (at['dilations'] != null) out.dilations = at['dilations'] as Pair;
+  if (at['dataFormat'] != null) out.dataFormat = at['dataFormat'] as 'NHWC' | 'NCHW';
+  if (at['dimRoundingMode'] != null) out.dimRoundingMode = at['dimRoundingMode'] as 'floor' | 'round' | 'ceil';
+  return out;
+}
