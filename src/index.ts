@@ -7,3 +7,11 @@ export { resolveConfig, type ResolvedConfig, type ResolveOptions } from './confi
 export { SegError, EXIT_CODES, type ErrorKind } from './util/errors.js';
 export { initBackend, type BackendChoice, type BackendInfo } from './backend/index.js';
 export { ConfusionMatrix, type SegMetrics } from './metrics/confusion.js';
+export { softmaxLoss } from './losses/softmax_loss.js';
+export { bceLoss } from './losses/bce_loss.js';
+export { diceLoss } from './losses/dice_loss.js';
+export { lovaszHingeLoss } from './losses/lovasz_hinge_loss.js';
+export { lovaszSoftmaxLoss } from './losses/lovasz_softmax_loss.js';
+export { LOSSES, LOSS_NAMES, type LossName } from './losses/registry.js';
+export { buildLoss, activeLossStage, type BuiltLoss, type LossTotals, type ActiveLossStage, type LossTerm, type LossConfig } from './losses/build.js';
+export type { LossFn, LossOptions } from './losses/types.js';
