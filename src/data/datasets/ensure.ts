@@ -1,0 +1,74 @@
+/**
+ * `ensureDataset(cfg)`: call before reading data (train, eval, vis, check). When DATASET.DATA_DIR
+ * does not exist:
+ *  - for the offline MNIST datasets (a DATA_DIR ending in mnist_roads or mnist_digits) it is
+ *    generated on the spot, with the default seed and count, exactly as `seg dataset make <name>`
+ *    would (a few seconds; so `seg train --cfg configs/quickstart_roads.yaml` works on a fresh clone);
+ *  - for the downloadable ones it is a data error whose hint is the exact download command;
+ *  - otherwise a data error saying how to make file lists.
+ * It also checks the list files the command needs, and returns the config with *_TOTAL_IMAGES
+ * recounted (config resolution counted them before a generated dataset existed).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { SegConfig } from '../../config/schema.js';
+import type { RunContext } from '../../util/context.js';
+import { dataError } from '../../util/errors.js';
+import { listFileFor, listKeyFor, type Split } from '../file_list.js';
+import { DEFAULT_MAKE_SEED, makeDataset, MAKE_NAMES, type MakeName } from './make.js';
+import { createCommand, datasetForDir } from './registry.js';
+
+export interface EnsureOptions {
+  cwd?: string;
+  /** Splits whose lists must exist (default train and val). */
+  splits?: readonly Split[];
+  /** Generate the offline datasets when missing (default true). */
+  generate?: boolean;
+}
+
+/** The hint for a missing dataset folder or list: the command that creates it. */
+export function missingDatasetHint(dataDir: string): string {
+  const known = datasetForDir(dataDir);
+  if (!known) return 'create the folder with your images and labels, then write file lists with `seg dataset list <dir>` (see docs/data.md)';
+  if (known.kind === 'make') return `generate it with \`${createCommand(known)}\` (offline, a few seconds)`;
+  return `download it with \`${createCommand(known)}\` (needs access to the internet)${known.name === 'mini_deepglobe_road' ? '; offline alternative: configs/quickstart_roads.yaml' : '; offline alternative: configs/quickstart_digits.yaml'}`;
+}
+
+function countLines(file: string): number {
+  return fs.readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '').length;
+}
+
+/** Make sure the config's dataset exists (see the module comment); returns the config with list counts updated. */
+export async function ensureDataset(cfg: SegConfig, ctx: RunContext, opts: EnsureOptions = {}): Promise<SegConfig> {
+  const cwd = opts.cwd ?? process.cwd();
+  const dataDir = path.resolve(cwd, cfg.DATASET.DATA_DIR);
+  const known = datasetForDir(cfg.DATASET.DATA_DIR);
+  if (!fs.existsSync(dataDir)) {
+    const makeName = known?.kind === 'make' && path.basename(dataDir) === known.dir && (MAKE_NAMES as readonly string[]).includes(known.name) ? (known.name as MakeName) : undefined;
+    if (makeName && opts.generate !== false) {
+      ctx.log.info(`DATASET.DATA_DIR ${cfg.DATASET.DATA_DIR} does not exist: generating the ${makeName} dataset from MNIST (first use; same as \`seg dataset make ${makeName}\`)`);
+      const m = await makeDataset(makeName, { outDir: dataDir, seed: DEFAULT_MAKE_SEED }, ctx);
+      ctx.log.info(`wrote ${m.splits.train.count} training and ${m.splits.val.count} validation tiles to ${dataDir}`);
+    } else {
+      throw dataError(`DATASET.DATA_DIR ${cfg.DATASET.DATA_DIR} does not exist (${dataDir})`, { key: 'DATASET.DATA_DIR', file: dataDir, hint: missingDatasetHint(cfg.DATASET.DATA_DIR) });
+    }
+  }
+  const out: SegConfig = structuredClone(cfg);
+  for (const split of opts.splits ?? (['train', 'val'] as const)) {
+    const list = listFileFor(cfg, split);
+    const abs = path.resolve(cwd, list);
+    if (!fs.existsSync(abs)) {
+      throw dataError(`${listKeyFor(cfg, split)}: the file list ${list} does not exist (${abs})`, { key: listKeyFor(cfg, split), file: list, hint: known ? missingDatasetHint(cfg.DATASET.DATA_DIR) : 'write file lists with `seg dataset list <dir>`, or fix the path in the config' });
+    }
+  }
+  const totals = [
+    ['TRAIN_FILE_LIST', 'TRAIN_TOTAL_IMAGES'],
+    ['VAL_FILE_LIST', 'VAL_TOTAL_IMAGES'],
+    ['TEST_FILE_LIST', 'TEST_TOTAL_IMAGES'],
+  ] as const;
+  for (const [listKey, totalKey] of totals) {
+    const abs = path.resolve(cwd, cfg.DATASET[listKey]);
+    if (fs.existsSync(abs)) out.DATASET[totalKey] = countLines(abs);
+  }
+  return out;
+}

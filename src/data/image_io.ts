@@ -1,0 +1,346 @@
+/**
+ * Reading and writing images: the ONLY module of seg that imports sharp.
+ *
+ * Images decode with sharp (JPEG, PNG, WebP, TIFF, GIF, ...), EXIF orientation applied, to 8-bit
+ * RGB (IMAGE_TYPE rgb and gray: gray images are expanded to 3 channels, an alpha channel is dropped
+ * as OpenCV's IMREAD_COLOR does) or RGBA (IMAGE_TYPE rgba: the file must have an alpha channel,
+ * as in pdseg). Channel order is always RGB, never BGR.
+ *
+ * Labels are class indices, never colours:
+ *  - PNG labels decode with fast-png, so that a palette PNG (VOC's SegmentationClass) gives its
+ *    palette INDICES (sharp would expand the palette to colours) and 1/2/4/16-bit PNGs give their
+ *    exact values (libpng would rescale low bit depths to 0..255).
+ *  - Other formats (a JPEG label is a mistake `seg check` reports, but it is readable) go through sharp.
+ *  - A multi-channel label whose channels are all equal is read as gray ('gray-colour'); one with
+ *    real colours is 'colour' (its luminance is returned for statistics; the loader rejects it).
+ *  - Each file's own EXIF orientation is applied, to labels as well as images, so an image and
+ *    its label line up as a viewer shows them.
+ *
+ * Every failure is a SegError of kind 'data' naming the file and, when known, the list line.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import { decode as decodePng, encode as encodePng, type DecodedPng } from 'fast-png';
+import { dataError, SegError } from '../util/errors.js';
+import { writeFileAtomic } from './atomic.js';
+
+/** DATASET.IMAGE_TYPE. */
+export type ImageType = 'rgb' | 'gray' | 'rgba';
+
+/** An 8-bit interleaved image, row-major, `channels` values per pixel (HWC). */
+export interface RawImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: number;
+}
+
+/** A decoded image plus what `seg check` reports about the file. */
+export interface DecodedImage extends RawImage {
+  /** Channels stored in the file (1 gray, 2 gray+alpha, 3 colour, 4 colour+alpha). */
+  storedChannels: number;
+  /** Container format as sharp names it (jpeg, png, webp, tiff, ...). */
+  format: string;
+  /** EXIF orientation (1 = none), already applied to `data`. */
+  orientation: number;
+}
+
+/**
+ * How a label file stores its indices: 'gray' (one channel, or gray + alpha), 'palette' (palette
+ * PNG: the indices), 'gray-colour' (several equal channels: read as gray), 'colour' (real colours:
+ * not a valid label; `data` then holds the luminance, for statistics only).
+ */
+export type LabelKind = 'gray' | 'palette' | 'gray-colour' | 'colour';
+
+/** A decoded label map: one value per pixel. */
+export interface DecodedLabel {
+  data: Uint8Array | Uint16Array;
+  width: number;
+  height: number;
+  kind: LabelKind;
+  /** Container format (png, jpeg, ...), detected from the content. */
+  format: string;
+  orientation: number;
+}
+
+/** Where a file was referenced from, for messages: a file list and a 1-based line. */
+export interface SourceRef {
+  listFile: string;
+  line: number;
+}
+
+const at = (ref: SourceRef | undefined): string => (ref ? ` (${ref.listFile}:${ref.line})` : '');
+const refDetails = (file: string, ref: SourceRef | undefined) => (ref ? { file: ref.listFile, line: ref.line } : { file });
+
+/** The first line of an error's message (libvips errors span several lines). */
+function reason(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return (msg.split('\n')[0] ?? msg).trim();
+}
+
+async function readBytes(file: string, what: 'image' | 'label', ref: SourceRef | undefined): Promise<Buffer> {
+  try {
+    return await fs.promises.readFile(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw dataError(`cannot read ${what} ${file}${at(ref)}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : reason(e)}`, {
+      ...refDetails(file, ref),
+      hint: code === 'ENOENT' ? 'check DATASET.DATA_DIR and the path in the file list (paths are relative to DATA_DIR)' : 'check the file',
+      cause: e,
+    });
+  }
+}
+
+function undecodable(file: string, what: 'image' | 'label', ref: SourceRef | undefined, e: unknown): SegError {
+  const r = reason(e);
+  const truncated = /premature end|truncat|outside the bounds|unexpected end|end of file|corrupt/i.test(r);
+  return dataError(`cannot decode ${what} ${file}${at(ref)}: ${truncated ? `truncated or corrupt file (${r})` : r}`, {
+    ...refDetails(file, ref),
+    hint: truncated ? 'the file is damaged: re-copy or re-export it, or remove its line from the list' : 'use JPEG, PNG, WebP or TIFF',
+    cause: e,
+  });
+}
+
+/** sharp options shared by every decode: abort on truncated data instead of returning grey pixels. */
+const DECODE_OPTS = { failOn: 'truncated' as const, autoOrient: true };
+
+/** Decode an image file for the model: RGB (rgb, gray) or RGBA (rgba), EXIF orientation applied. */
+export async function readImage(file: string, imageType: ImageType, ref?: SourceRef): Promise<DecodedImage> {
+  const buf = await readBytes(file, 'image', ref);
+  let meta: Metadata;
+  try {
+    meta = await sharp(buf, { failOn: 'truncated' }).metadata();
+  } catch (e) {
+    throw undecodable(file, 'image', ref, e);
+  }
+  const storedChannels = meta.channels ?? 3;
+  const format = meta.format ?? 'unknown';
+  if (imageType === 'rgba' && !meta.hasAlpha) {
+    throw dataError(`image ${file}${at(ref)} has ${storedChannels} channel(s) and no alpha, but DATASET.IMAGE_TYPE is rgba`, {
+      ...refDetails(file, ref),
+      key: 'DATASET.IMAGE_TYPE',
+      hint: 'set DATASET.IMAGE_TYPE rgb (with 3-value MEAN/STD), or give every image an alpha channel',
+    });
+  }
+  const want = imageType === 'rgba' ? 4 : 3;
+  let out: { data: Buffer; info: OutputInfo };
+  try {
+    let p = sharp(buf, DECODE_OPTS);
+    p = imageType === 'rgba' ? p.toColourspace('srgb').ensureAlpha() : p.removeAlpha().toColourspace('srgb');
+    out = await p.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw undecodable(file, 'image', ref, e);
+  }
+  const { width, height, channels } = out.info;
+  if (channels !== want || out.data.length !== width * height * want) {
+    throw dataError(`image ${file}${at(ref)} decoded to ${channels} channel(s), expected ${want}`, { ...refDetails(file, ref), hint: 'convert the image to 8-bit RGB (or RGBA)' });
+  }
+  return {
+    data: new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.length),
+    width,
+    height,
+    channels,
+    storedChannels,
+    format,
+    orientation: meta.orientation ?? 1,
+  };
+}
+
+/** Width and height of an image as displayed (EXIF orientation applied) and its stored channels, without decoding pixels. */
+export async function probeImage(file: string, ref?: SourceRef): Promise<{ width: number; height: number; storedChannels: number; format: string; orientation: number }> {
+  const buf = await readBytes(file, 'image', ref);
+  let meta: Metadata;
+  try {
+    meta = await sharp(buf).metadata();
+  } catch (e) {
+    throw undecodable(file, 'image', ref, e);
+  }
+  const o = meta.orientation ?? 1;
+  const w = meta.width ?? 0;
+  const h = meta.height ?? 0;
+  return { width: o >= 5 ? h : w, height: o >= 5 ? w : h, storedChannels: meta.channels ?? 3, format: meta.format ?? 'unknown', orientation: o };
+}
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Whether the bytes are a PNG (content sniffing, like pdseg's imghdr check). */
+export function isPngBytes(buf: Uint8Array): boolean {
+  return PNG_SIGNATURE.every((b, i) => buf[i] === b);
+}
+
+/** Unpack 1/2/4-bit samples (rows padded to whole bytes) into one byte per sample. */
+function unpackBits(packed: Uint8Array, width: number, height: number, samplesPerPixel: number, depth: number): Uint8Array {
+  const perRow = width * samplesPerPixel;
+  const rowBytes = Math.ceil((perRow * depth) / 8);
+  const out = new Uint8Array(perRow * height);
+  const mask = (1 << depth) - 1;
+  const perByte = 8 / depth;
+  for (let y = 0; y < height; y++) {
+    for (let i = 0; i < perRow; i++) {
+      const byte = packed[y * rowBytes + Math.floor(i / perByte)] ?? 0;
+      const shift = 8 - depth * ((i % perByte) + 1);
+      out[y * perRow + i] = (byte >> shift) & mask;
+    }
+  }
+  return out;
+}
+
+/** BT.601 luma (OpenCV's BGR2GRAY weights), rounded. */
+function luma(r: number, g: number, b: number): number {
+  return Math.round(0.299 * r + 0.587 * g + 0.114 * b);
+}
+
+/** Reduce interleaved samples to one value per pixel, classifying the label. */
+function toLabelPlane(samples: Uint8Array | Uint16Array, width: number, height: number, channels: number, isPalette: boolean): { data: Uint8Array | Uint16Array; kind: LabelKind } {
+  const n = width * height;
+  if (channels === 1) return { data: samples, kind: isPalette ? 'palette' : 'gray' };
+  const out = samples instanceof Uint16Array ? new Uint16Array(n) : new Uint8Array(n);
+  if (channels === 2) {
+    for (let i = 0; i < n; i++) out[i] = samples[i * 2] ?? 0;
+    return { data: out, kind: 'gray' };
+  }
+  let equal = true;
+  for (let i = 0; i < n && equal; i++) {
+    const o = i * channels;
+    if (samples[o] !== samples[o + 1] || samples[o] !== samples[o + 2]) equal = false;
+  }
+  for (let i = 0; i < n; i++) {
+    const o = i * channels;
+    out[i] = equal ? (samples[o] ?? 0) : luma(samples[o] ?? 0, samples[o + 1] ?? 0, samples[o + 2] ?? 0);
+  }
+  return { data: out, kind: equal ? 'gray-colour' : 'colour' };
+}
+
+/**
+ * Map output pixel (x, y) of an EXIF-oriented plane to the stored pixel. `w`, `h` are the stored
+ * size. Orientations 5-8 swap width and height.
+ */
+export function orientedSize(w: number, h: number, orientation: number): [number, number] {
+  return orientation >= 5 && orientation <= 8 ? [h, w] : [w, h];
+}
+
+/** Apply an EXIF orientation (1-8) to a one-value-per-pixel plane, as viewers display it. */
+export function applyOrientation<T extends Uint8Array | Uint16Array | Int32Array>(data: T, w: number, h: number, orientation: number): { data: T; width: number; height: number } {
+  if (orientation <= 1 || orientation > 8) return { data, width: w, height: h };
+  const [ow, oh] = orientedSize(w, h, orientation);
+  const out = new (data.constructor as new (n: number) => T)(ow * oh);
+  for (let y = 0; y < oh; y++) {
+    for (let x = 0; x < ow; x++) {
+      let sx: number;
+      let sy: number;
+      switch (orientation) {
+        case 2: sx = w - 1 - x; sy = y; break; // mirror horizontal
+        case 3: sx = w - 1 - x; sy = h - 1 - y; break; // rotate 180
+        case 4: sx = x; sy = h - 1 - y; break; // mirror vertical
+        case 5: sx = y; sy = x; break; // transpose
+        case 6: sx = y; sy = h - 1 - x; break; // rotate 90 clockwise
+        case 7: sx = w - 1 - y; sy = h - 1 - x; break; // transverse
+        default: sx = w - 1 - y; sy = x; break; // 8: rotate 270 clockwise
+      }
+      out[y * ow + x] = data[sy * w + sx] as number;
+    }
+  }
+  return { data: out, width: ow, height: oh };
+}
+
+/** Decode a label file into class indices (palette PNGs give their indices), EXIF orientation applied. */
+export async function readLabel(file: string, ref?: SourceRef): Promise<DecodedLabel> {
+  const buf = await readBytes(file, 'label', ref);
+  if (isPngBytes(buf)) {
+    let png: DecodedPng;
+    try {
+      png = decodePng(buf, { checkCrc: true });
+    } catch (e) {
+      throw undecodable(file, 'label', ref, e);
+    }
+    const { width, height, depth, channels } = png;
+    const isPalette = png.palette !== undefined && channels === 1;
+    let samples: Uint8Array | Uint16Array;
+    if (depth < 8) samples = unpackBits(png.data as Uint8Array, width, height, channels, depth);
+    else if (png.data instanceof Uint16Array) samples = png.data;
+    else samples = png.data instanceof Uint8Array ? png.data : new Uint8Array(png.data);
+    if (samples.length < width * height * channels) throw undecodable(file, 'label', ref, new Error('truncated pixel data'));
+    const plane = toLabelPlane(samples, width, height, channels, isPalette);
+    let orientation = 1;
+    try {
+      orientation = (await sharp(buf).metadata()).orientation ?? 1;
+    } catch {
+      orientation = 1;
+    }
+    const o = applyOrientation(plane.data, width, height, orientation);
+    return { data: o.data, width: o.width, height: o.height, kind: plane.kind, format: 'png', orientation };
+  }
+  let out: { data: Buffer; info: OutputInfo };
+  let meta: Metadata;
+  try {
+    meta = await sharp(buf, { failOn: 'truncated' }).metadata();
+    // sharp converts gray to sRGB on output unless told otherwise: keep one channel for gray files.
+    const p = sharp(buf, DECODE_OPTS);
+    out = await ((meta.channels ?? 3) <= 2 ? p.extractChannel(0) : p).raw().toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw undecodable(file, 'label', ref, e);
+  }
+  const { width, height, channels } = out.info;
+  const samples =
+    out.data.length === width * height * channels * 2
+      ? new Uint16Array(out.data.buffer, out.data.byteOffset, out.data.length / 2)
+      : new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.length);
+  const plane = toLabelPlane(samples, width, height, channels, false);
+  return { data: plane.data, width, height, kind: plane.kind, format: meta.format ?? 'unknown', orientation: meta.orientation ?? 1 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+export type ImageFormat = 'png' | 'jpeg';
+
+/** The format a file name asks for (.png, .jpg/.jpeg). */
+export function formatFromPath(file: string): ImageFormat {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.png') return 'png';
+  if (ext === '.jpg' || ext === '.jpeg') return 'jpeg';
+  throw new SegError('usage', `cannot write ${file}: use a .png or .jpg file name`, { file });
+}
+
+/** Encode an 8-bit image (1, 2, 3 or 4 channels) as PNG or JPEG. Deterministic for a given sharp version. */
+export async function encodeImage(img: RawImage, format: ImageFormat, opts: { quality?: number } = {}): Promise<Buffer> {
+  let p = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 2 | 3 | 4 } });
+  if (img.channels <= 2) p = p.toColourspace('b-w'); // keep gray files gray (sharp would write sRGB)
+  return format === 'png' ? p.png({ compressionLevel: 6 }).toBuffer() : p.jpeg({ quality: opts.quality ?? 92 }).toBuffer();
+}
+
+/** Write an 8-bit image atomically; the format follows the extension (.png, .jpg). */
+export async function writeImage(file: string, img: RawImage, opts: { quality?: number } = {}): Promise<void> {
+  const buf = await encodeImage(img, formatFromPath(file), opts);
+  await writeFileAtomic(file, buf, { mkdir: true });
+}
+
+/**
+ * Encode class indices as a PNG: an 8-bit grayscale PNG (value = class index, IGNORE_INDEX kept),
+ * or, with `palette`, an indexed PNG whose pixel values are still the indices but which viewers
+ * show in colour (what `seg vis` writes, like pdseg's VOC-coloured output).
+ */
+export function encodeLabelPng(indices: Uint8Array, width: number, height: number, palette?: ReadonlyArray<readonly [number, number, number]>): Uint8Array {
+  if (indices.length !== width * height) throw new Error(`encodeLabelPng: ${indices.length} values for ${width}x${height}`);
+  if (palette) {
+    return encodePng({ width, height, data: indices, depth: 8, channels: 1, palette: palette.map((c) => [c[0], c[1], c[2]]) });
+  }
+  return encodePng({ width, height, data: indices, depth: 8, channels: 1 });
+}
+
+/** Write class indices as a gray or palette PNG, atomically. */
+export async function writeLabelPng(file: string, indices: Uint8Array, width: number, height: number, palette?: ReadonlyArray<readonly [number, number, number]>): Promise<void> {
+  await writeFileAtomic(file, encodeLabelPng(indices, width, height, palette), { mkdir: true });
+}
+
+/** Render an SVG document to PNG (for `seg plot`), atomically. `density` is the DPI (72 = 1 px per SVG unit). */
+export async function writeSvgAsPng(file: string, svg: string, opts: { density?: number } = {}): Promise<void> {
+  const buf = await sharp(Buffer.from(svg, 'utf8'), { density: opts.density ?? 72 }).png().toBuffer();
+  await writeFileAtomic(file, buf, { mkdir: true });
+}
+
+/** Render an SVG document to a PNG buffer. */
+export async function svgToPng(svg: string, opts: { density?: number } = {}): Promise<Buffer> {
+  return sharp(Buffer.from(svg, 'utf8'), { density: opts.density ?? 72 }).png().toBuffer();
+}
