@@ -252,7 +252,8 @@ export async function readLabel(file: string, ref?: SourceRef): Promise<DecodedL
     try {
       png = decodePng(buf, { checkCrc: true });
     } catch (e) {
-      throw undecodable(file, 'label', ref, e);
+      // Every fast-png failure on a file with a PNG signature is a damaged file.
+      throw undecodable(file, 'label', ref, new Error(`corrupt PNG: ${reason(e).replace(/:$/, '')}`));
     }
     const { width, height, depth, channels } = png;
     const isPalette = png.palette !== undefined && channels === 1;

@@ -24,6 +24,8 @@ export interface EnsureOptions {
   splits?: readonly Split[];
   /** Generate the offline datasets when missing (default true). */
   generate?: boolean;
+  /** Training tiles of a generated dataset (default: the dataset's default count; tests use fewer). */
+  count?: number;
 }
 
 /** The hint for a missing dataset folder or list: the command that creates it. */
@@ -47,7 +49,7 @@ export async function ensureDataset(cfg: SegConfig, ctx: RunContext, opts: Ensur
     const makeName = known?.kind === 'make' && path.basename(dataDir) === known.dir && (MAKE_NAMES as readonly string[]).includes(known.name) ? (known.name as MakeName) : undefined;
     if (makeName && opts.generate !== false) {
       ctx.log.info(`DATASET.DATA_DIR ${cfg.DATASET.DATA_DIR} does not exist: generating the ${makeName} dataset from MNIST (first use; same as \`seg dataset make ${makeName}\`)`);
-      const m = await makeDataset(makeName, { outDir: dataDir, seed: DEFAULT_MAKE_SEED }, ctx);
+      const m = await makeDataset(makeName, { outDir: dataDir, seed: DEFAULT_MAKE_SEED, ...(opts.count !== undefined ? { count: opts.count } : {}) }, ctx);
       ctx.log.info(`wrote ${m.splits.train.count} training and ${m.splits.val.count} validation tiles to ${dataDir}`);
     } else {
       throw dataError(`DATASET.DATA_DIR ${cfg.DATASET.DATA_DIR} does not exist (${dataDir})`, { key: 'DATASET.DATA_DIR', file: dataDir, hint: missingDatasetHint(cfg.DATASET.DATA_DIR) });
