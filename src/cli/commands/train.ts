@@ -1,11 +1,16 @@
+import * as path from 'node:path';
 import type { Command } from '../command.js';
 import { cfgOption, gpuOptions } from '../command.js';
 import { configFromArgs } from '../config_args.js';
-import { notBuilt } from './not_built.js';
+import { startBackend } from '../backend_args.js';
+import { train } from '../../train/trainer.js';
+import { defaultWorkers } from '../../data/loader.js';
+import { usageError } from '../../util/errors.js';
+import { finishRun } from '../../train/report.js';
 
 export const trainCommand: Command = {
   name: 'train',
-  describe: 'train a model (pdseg train.py); checkpoints and metrics go to TRAIN.MODEL_SAVE_DIR',
+  describe: 'train a model (pdseg train.py); checkpoints, metrics.jsonl and plot.png go to TRAIN.MODEL_SAVE_DIR',
   overrides: true,
   options: {
     cfg: cfgOption,
@@ -14,8 +19,42 @@ export const trainCommand: Command = {
     log_steps: { type: 'number', default: 10, describe: 'log a line every N steps (non-TTY stderr)', requiresArg: true },
     debug: { type: 'boolean', default: false, describe: 'also log running train accuracy and mIoU' },
   },
+  examples: [
+    ['seg train --cfg configs/quickstart_roads.yaml --do_eval', 'train on the offline roads dataset (generated on first use)'],
+    ["seg train --cfg configs/lovasz_hinge_road.yaml --use_mpio SOLVER.LOSS \"['lovasz_hinge_loss','bce_loss']\"", 'pdseg-style'],
+  ],
   async run(args, env) {
-    configFromArgs(args, env);
-    notBuilt('seg train');
+    const logSteps = Number(args['log_steps']);
+    if (!Number.isInteger(logSteps) || logSteps < 1) throw usageError(`--log_steps expects a positive integer, got ${String(args['log_steps'])}`);
+    const { config } = configFromArgs(args, env);
+    await startBackend(args, env);
+    const doEval = Boolean(args['do_eval']);
+    const result = await train(
+      config,
+      {
+        doEval,
+        logSteps,
+        debug: Boolean(args['debug']),
+        workers: defaultWorkers(config, Boolean(args['use_mpio'])),
+        interactive: env.isTTY && !args.quiet,
+      },
+      env.ctx,
+    );
+    const report = await finishRun(result, config, env.ctx, { visualise: doEval });
+    if (args.json) env.out(JSON.stringify(report));
+    else {
+      const rel = (p: string | undefined): string => (p === undefined ? '-' : path.relative(process.cwd(), p) || '.');
+      const lines = [
+        `trained ${result.steps} steps in ${result.seconds.toFixed(1)} s (seed ${result.seed})`,
+        `checkpoint:  ${rel(result.finalDir)}`,
+        ...(result.bestDir ? [`best model:  ${rel(result.bestDir)} (${result.best?.metric} = ${result.best?.value.toFixed(4)} at epoch ${result.best?.epoch})`] : []),
+        `metrics:     ${rel(path.join(result.runDir, 'metrics.jsonl'))}`,
+        `plot:        ${rel(report.plot)}`,
+        ...(report.visDir ? [`pictures:    ${rel(report.visDir)}`] : []),
+        ...(result.lastEval ? [`val mIoU:    ${result.lastEval.miou.toFixed(4)}  IoU per class: ${result.lastEval.iou.map((v) => (v === null ? '-' : v.toFixed(4))).join(' ')}`] : []),
+      ];
+      env.out(lines.join('\n'));
+    }
+    return 0;
   },
 };

@@ -1,0 +1,9 @@
+/** Starting the compute backend from a command's flags, and logging which one runs. */
+import { initBackend, type BackendChoice, type BackendInfo } from '../backend/index.js';
+import type { CliEnv, CommonArgs } from './command.js';
+
+export async function startBackend(args: CommonArgs & Record<string, unknown>, env: CliEnv): Promise<BackendInfo> {
+  const info = await initBackend({ backend: args.backend as BackendChoice, useGpu: Boolean(args['use_gpu']) });
+  env.ctx.log.info(`backend: ${info.description}`);
+  return info;
+}

@@ -1,0 +1,94 @@
+/**
+ * Evaluation (pdseg eval.py, reference §4): run the model on a list at EVAL_CROP_SIZE, count one
+ * confusion matrix (IGNORE_INDEX pixels, padding included, excluded) and derive every metric from
+ * it. Optional flip test-time augmentation averages the probabilities of the image and its mirror.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { SegConfig } from '../config/schema.js';
+import type { RunContext } from '../util/context.js';
+import type { SegModel } from '../models/build.js';
+import type { DataLoader } from '../data/loader.js';
+import { ConfusionMatrix, type SegMetrics } from '../metrics/confusion.js';
+import type { LossFunction } from './step.js';
+
+export interface EvaluateOptions {
+  split: 'val' | 'test';
+  /** The run's loader (worker threads and caches are shared with training). */
+  loader: DataLoader;
+  ctx: RunContext;
+  /** Flip test-time augmentation (--aug_eval). */
+  flip?: boolean;
+  /** When given, the mean loss over the batches is reported too. */
+  lossFn?: LossFunction;
+}
+
+export interface EvaluateResult {
+  metrics: SegMetrics;
+  loss: number | undefined;
+  images: number;
+  seconds: number;
+}
+
+/** Class probabilities [N,H,W,K]; a one-channel head becomes [1−σ, σ]. */
+export function probabilities(logits: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    if (logits.shape[3] === 1) {
+      const p = tf.sigmoid(logits);
+      return tf.concat([tf.sub(1, p), p], 3) as tf.Tensor4D;
+    }
+    return tf.softmax(logits, -1) as tf.Tensor4D;
+  });
+}
+
+export async function evaluate(model: SegModel, cfg: SegConfig, opts: EvaluateOptions): Promise<EvaluateResult> {
+  const started = Date.now();
+  const classes = model.headChannels === 1 ? 2 : model.headChannels;
+  const cm = new ConfusionMatrix(classes);
+  let images = 0;
+  let lossSum = 0;
+  let lossBatches = 0;
+  const total = opts.split === 'val' ? cfg.DATASET.VAL_TOTAL_IMAGES : cfg.DATASET.TEST_TOTAL_IMAGES;
+  const bar = opts.ctx.progress(`eval ${opts.split}`, total);
+  try {
+    for await (const batch of opts.loader.evalBatches(opts.split)) {
+      const { n, height: h, width: w, channels: c } = batch;
+      const out = tf.tidy(() => {
+        const x = tf.tensor4d(batch.images, [n, h, w, c]);
+        const logits = model.apply(x, { training: false });
+        let lossT: tf.Scalar | undefined;
+        if (opts.lossFn) {
+          const y = tf.tensor3d(batch.labels, [n, h, w], 'int32');
+          lossT = opts.lossFn(logits, y).total;
+        }
+        let pred: tf.Tensor;
+        if (opts.flip) {
+          const flipped = model.apply(tf.reverse(x, 2) as tf.Tensor4D, { training: false });
+          const p = tf.add(probabilities(logits), tf.reverse(probabilities(flipped), 2));
+          pred = tf.argMax(p, 3);
+        } else if (logits.shape[3] === 1) {
+          pred = tf.cast(tf.greater(tf.squeeze(logits, [3]), 0), 'int32');
+        } else {
+          pred = tf.argMax(logits, 3);
+        }
+        return { pred: pred as tf.Tensor3D, loss: lossT };
+      });
+      const preds = out.pred.dataSync();
+      cm.update(batch.labels, preds, cfg.DATASET.IGNORE_INDEX);
+      if (out.loss) {
+        const v = out.loss.dataSync()[0] as number;
+        if (Number.isFinite(v)) {
+          lossSum += v;
+          lossBatches++;
+        }
+      }
+      out.pred.dispose();
+      out.loss?.dispose();
+      images += n;
+      bar.update(images);
+      if (opts.ctx.signal.aborted) break;
+    }
+  } finally {
+    bar.stop();
+  }
+  return { metrics: cm.metrics(), loss: lossBatches > 0 ? lossSum / lossBatches : undefined, images, seconds: (Date.now() - started) / 1000 };
+}
