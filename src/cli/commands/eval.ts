@@ -1,7 +1,14 @@
+import * as path from 'node:path';
 import type { Command } from '../command.js';
 import { cfgOption, gpuOptions } from '../command.js';
 import { configFromArgs } from '../config_args.js';
-import { notBuilt } from './not_built.js';
+import { startBackend } from '../backend_args.js';
+import { ensureDataset } from '../../data/datasets/ensure.js';
+import { DataLoader, defaultWorkers } from '../../data/loader.js';
+import { buildLoss } from '../../losses/build.js';
+import { evaluate } from '../../train/evaluate.js';
+import { loadModel, modelDirFor } from '../../train/load_model.js';
+import { formatMetricsTable, metricsJson } from '../../train/eval_report.js';
 
 export const evalCommand: Command = {
   name: 'eval',
@@ -11,10 +18,27 @@ export const evalCommand: Command = {
     cfg: cfgOption,
     ...gpuOptions,
     model: { type: 'string', describe: 'checkpoint folder to evaluate (overrides TEST.TEST_MODEL)', requiresArg: true },
-    aug_eval: { type: 'boolean', default: false, describe: 'flip test-time augmentation' },
+    aug_eval: { type: 'boolean', default: false, describe: 'flip test-time augmentation (average with the mirrored image)' },
   },
+  examples: [['seg eval --cfg configs/quickstart_roads.yaml --model saved_model/quickstart_roads/best_model', 'per-class table on stdout']],
   async run(args, env) {
-    configFromArgs(args, env);
-    notBuilt('seg eval');
+    const resolved = configFromArgs(args, env);
+    await startBackend(args, env);
+    const cwd = process.cwd();
+    const cfg = await ensureDataset(resolved.config, env.ctx, { cwd, splits: ['val'], generate: false });
+    const dir = modelDirFor(cfg, args['model'], cwd);
+    env.ctx.log.info(`evaluating ${path.relative(cwd, dir) || dir} on ${cfg.DATASET.VAL_FILE_LIST}`);
+    const model = loadModel(cfg, dir);
+    const loader = new DataLoader(cfg, { workers: defaultWorkers(cfg, Boolean(args['use_mpio'])), signal: env.ctx.signal, cwd });
+    try {
+      const result = await evaluate(model, cfg, { split: 'val', loader, ctx: env.ctx, flip: Boolean(args['aug_eval']), lossFn: buildLoss(cfg) });
+      if (env.ctx.signal.aborted) return 130;
+      const names = cfg.DATASET.CLASS_NAMES;
+      env.out(args.json ? JSON.stringify(metricsJson(result, { model: dir, list: cfg.DATASET.VAL_FILE_LIST, classNames: names, flip: Boolean(args['aug_eval']) })) : formatMetricsTable(result, names));
+      return 0;
+    } finally {
+      await loader.close();
+      model.dispose();
+    }
   },
 };
