@@ -92,10 +92,35 @@ async function readBytes(file: string, what: 'image' | 'label', ref: SourceRef |
   }
 }
 
-function undecodable(file: string, what: 'image' | 'label', ref: SourceRef | undefined, e: unknown): SegError {
+/**
+ * Whether a file looks cut short, from its bytes (libvips' error text is not reliable when several
+ * images decode at once): a JPEG without its end-of-image marker, a PNG without IEND, a WebP
+ * shorter than its RIFF header says.
+ */
+export function looksTruncated(buf: Uint8Array): boolean {
+  const n = buf.length;
+  if (n < 12) return true;
+  if (buf[0] === 0xff && buf[1] === 0xd8) {
+    for (let i = n - 2; i >= Math.max(2, n - 256); i--) if (buf[i] === 0xff && buf[i + 1] === 0xd9) return false;
+    return true;
+  }
+  if (isPngBytes(buf)) {
+    const tail = Buffer.from(buf.subarray(Math.max(0, n - 16))).toString('latin1');
+    return !tail.includes('IEND');
+  }
+  if (Buffer.from(buf.subarray(0, 4)).toString('latin1') === 'RIFF' && Buffer.from(buf.subarray(8, 12)).toString('latin1') === 'WEBP') {
+    const size = (buf[4] as number) | ((buf[5] as number) << 8) | ((buf[6] as number) << 16) | ((buf[7] as number) << 24);
+    return n < size + 8;
+  }
+  return false;
+}
+
+function undecodable(file: string, what: 'image' | 'label', ref: SourceRef | undefined, e: unknown, buf?: Uint8Array): SegError {
   const r = reason(e);
-  const truncated = /premature end|truncat|outside the bounds|unexpected end|end of file|corrupt/i.test(r);
-  return dataError(`cannot decode ${what} ${file}${at(ref)}: ${truncated ? `truncated or corrupt file (${r})` : r}`, {
+  const truncated = (buf !== undefined && looksTruncated(buf)) || /premature end|truncat|outside the bounds|unexpected end|end of file|corrupt/i.test(r);
+  const known = r !== '' && !/^unknown error$/i.test(r);
+  const text = truncated ? `truncated or corrupt file${known ? ` (${r})` : ''}` : known ? r : 'not a decodable image';
+  return dataError(`cannot decode ${what} ${file}${at(ref)}: ${text}`, {
     ...refDetails(file, ref),
     hint: truncated ? 'the file is damaged: re-copy or re-export it, or remove its line from the list' : 'use JPEG, PNG, WebP or TIFF',
     cause: e,
@@ -112,7 +137,7 @@ export async function readImage(file: string, imageType: ImageType, ref?: Source
   try {
     meta = await sharp(buf, { failOn: 'truncated' }).metadata();
   } catch (e) {
-    throw undecodable(file, 'image', ref, e);
+    throw undecodable(file, 'image', ref, e, buf);
   }
   const storedChannels = meta.channels ?? 3;
   const format = meta.format ?? 'unknown';
@@ -130,7 +155,7 @@ export async function readImage(file: string, imageType: ImageType, ref?: Source
     p = imageType === 'rgba' ? p.toColourspace('srgb').ensureAlpha() : p.removeAlpha().toColourspace('srgb');
     out = await p.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (e) {
-    throw undecodable(file, 'image', ref, e);
+    throw undecodable(file, 'image', ref, e, buf);
   }
   const { width, height, channels } = out.info;
   if (channels !== want || out.data.length !== width * height * want) {
@@ -154,7 +179,7 @@ export async function probeImage(file: string, ref?: SourceRef): Promise<{ width
   try {
     meta = await sharp(buf).metadata();
   } catch (e) {
-    throw undecodable(file, 'image', ref, e);
+    throw undecodable(file, 'image', ref, e, buf);
   }
   const o = meta.orientation ?? 1;
   const w = meta.width ?? 0;
@@ -253,7 +278,7 @@ export async function readLabel(file: string, ref?: SourceRef): Promise<DecodedL
       png = decodePng(buf, { checkCrc: true });
     } catch (e) {
       // Every fast-png failure on a file with a PNG signature is a damaged file.
-      throw undecodable(file, 'label', ref, new Error(`corrupt PNG: ${reason(e).replace(/:$/, '')}`));
+      throw undecodable(file, 'label', ref, new Error(`corrupt PNG: ${reason(e).replace(/:$/, '')}`), buf);
     }
     const { width, height, depth, channels } = png;
     const isPalette = png.palette !== undefined && channels === 1;
@@ -261,7 +286,7 @@ export async function readLabel(file: string, ref?: SourceRef): Promise<DecodedL
     if (depth < 8) samples = unpackBits(png.data as Uint8Array, width, height, channels, depth);
     else if (png.data instanceof Uint16Array) samples = png.data;
     else samples = png.data instanceof Uint8Array ? png.data : new Uint8Array(png.data);
-    if (samples.length < width * height * channels) throw undecodable(file, 'label', ref, new Error('truncated pixel data'));
+    if (samples.length < width * height * channels) throw undecodable(file, 'label', ref, new Error('truncated pixel data'), buf);
     const plane = toLabelPlane(samples, width, height, channels, isPalette);
     let orientation = 1;
     try {
@@ -280,7 +305,7 @@ export async function readLabel(file: string, ref?: SourceRef): Promise<DecodedL
     const p = sharp(buf, DECODE_OPTS);
     out = await ((meta.channels ?? 3) <= 2 ? p.extractChannel(0) : p).raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
-    throw undecodable(file, 'label', ref, e);
+    throw undecodable(file, 'label', ref, e, buf);
   }
   const { width, height, channels } = out.info;
   const samples =
