@@ -44,7 +44,7 @@ export interface ConvGeometry {
   KH: number; KW: number;
   SH: number; SW: number;
   DH: number; DW: number;
-  top: number; left: number;
+  top: number; left: number; bottom: number; right: number;
 }
 
 /** Geometry from tfjs's own conv_util (so that padding matches the forward kernels exactly). */
@@ -56,7 +56,7 @@ export function convGeometry(inShape: Shape4, filterShape: Shape4, a: ConvBackpr
     KH: ci.filterHeight, KW: ci.filterWidth,
     SH: ci.strideHeight, SW: ci.strideWidth,
     DH: ci.dilationHeight, DW: ci.dilationWidth,
-    top: ci.padInfo.top, left: ci.padInfo.left,
+    top: ci.padInfo.top, left: ci.padInfo.left, bottom: ci.padInfo.bottom, right: ci.padInfo.right,
   };
 }
 

@@ -10,16 +10,36 @@
  * Accumulation of the filter gradient is in float64.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { type ConvBackpropAttrs, convGeometry } from './conv.js';
+import { type ConvBackpropAttrs, type ConvGeometry, convGeometry } from './conv.js';
 import type { Host } from './host.js';
+import { Scratch, simdFor } from './wasm/runtime.js';
+import type { SimdExports } from './wasm/simd.js';
 
 type Shape4 = [number, number, number, number];
+
+/** The filter gradient on the SIMD kernel (multiplier 1): per output row in float32, folded into float64. */
+function backpropFilterSimd(h: Host, k: SimdExports, x: TensorInfo, dy: TensorInfo, filterShape: Shape4, g: ConvGeometry): TensorInfo {
+  const { N, H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, top, left } = g;
+  const KC = KH * KW * C;
+  const out = h.allocUninit([...filterShape]);
+  const s = new Scratch(h, 3 * KC); // out64 [0, 2KC) | rowacc32 [2KC, 3KC)
+  try {
+    s.f32(0, 3 * KC).fill(0);
+    k.dwfilter(h.ptr(x), h.ptr(dy), s.addr(2 * KC), s.addr(0), N, H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, top, left);
+    h.f32(out).set(s.f64(0, KC));
+  } finally {
+    s.dispose();
+  }
+  return out;
+}
 
 /** DepthwiseConv2dNativeBackpropFilter: inputs {x, dy}, attrs {strides, pad, dilations, dimRoundingMode, filterShape}. */
 export function depthwiseBackpropFilter(h: Host, x: TensorInfo, dy: TensorInfo, filterShape: Shape4, a: ConvBackpropAttrs): TensorInfo {
   const g = convGeometry(x.shape as Shape4, filterShape, a, true);
   const { N, H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, top, left } = g;
   const Q = filterShape[3];
+  const simd = Q === 1 ? simdFor(h) : undefined;
+  if (simd) return backpropFilterSimd(h, simd, x, dy, filterShape, g);
   const CQ = C * Q;
   const acc = new Float64Array(KH * KW * CQ);
   const out = h.allocUninit([...filterShape]);
@@ -54,9 +74,33 @@ export function depthwiseBackpropFilter(h: Host, x: TensorInfo, dy: TensorInfo, 
   return out;
 }
 
+/**
+ * dx of a stride-1 depthwise convolution is itself a depthwise convolution: the correlation of dy
+ * with the spatially reversed filter, padded by (KH−1)·DH − top above and (KH−1)·DH − bottom below
+ * (likewise for the width). On wasm that runs in XNNPACK's depthwise kernel.
+ */
+function backpropInputByForward(h: Host, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
+  const { C, KH, KW, DH, DW } = g;
+  const rev = h.allocUninit([KH, KW, C, 1]);
+  const rv = h.f32(rev);
+  const wv = h.f32(filter);
+  for (let ky = 0; ky < KH; ky++) {
+    for (let kx = 0; kx < KW; kx++) {
+      const src = ((KH - 1 - ky) * KW + (KW - 1 - kx)) * C;
+      rv.set(wv.subarray(src, src + C), (ky * KW + kx) * C);
+    }
+  }
+  const pad = [[0, 0], [(KH - 1) * DH - g.top, (KH - 1) * DH - g.bottom], [(KW - 1) * DW - g.left, (KW - 1) * DW - g.right], [0, 0]];
+  const out = h.run('DepthwiseConv2dNative', { x: dy, filter: rev }, { strides: [1, 1], pad, dilations: [DH, DW], dataFormat: 'NHWC' });
+  h.dispose(rev);
+  return out;
+}
+
 /** DepthwiseConv2dNativeBackpropInput: inputs {dy, filter}, attrs {strides, pad, dilations, dimRoundingMode, inputShape}. */
 export function depthwiseBackpropInput(h: Host, dy: TensorInfo, filter: TensorInfo, inputShape: Shape4, a: ConvBackpropAttrs): TensorInfo {
   const g = convGeometry(inputShape, filter.shape as Shape4, a, true);
+  const padsFit = g.top <= (g.KH - 1) * g.DH && g.bottom <= (g.KH - 1) * g.DH && g.left <= (g.KW - 1) * g.DW && g.right <= (g.KW - 1) * g.DW;
+  if (h.name === 'wasm' && g.SH === 1 && g.SW === 1 && filter.shape[3] === 1 && padsFit) return backpropInputByForward(h, dy, filter, g);
   const { N, H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, top, left } = g;
   const Q = filter.shape[3] as number;
   const CQ = C * Q;

@@ -36,10 +36,12 @@ export interface Host {
   readonly backend: object;
   /** A new float32 tensor of `shape`, zero-filled. */
   alloc(shape: number[]): TensorInfo;
-  /** A new float32 tensor of `shape` whose content the caller overwrites entirely (not zeroed). */
-  allocUninit(shape: number[]): TensorInfo;
+  /** A new tensor of `shape` (float32 unless said) whose content the caller overwrites entirely (not zeroed). */
+  allocUninit(shape: number[], dtype?: 'float32' | 'int32'): TensorInfo;
   /** A Float32Array over `t`'s data, no copy. On wasm: re-take after any allocation. */
   f32(t: TensorInfo): Float32Array;
+  /** An Int32Array over an int32 tensor's data, no copy. */
+  i32(t: TensorInfo): Int32Array;
   /** Free an intermediate result. */
   dispose(t: TensorInfo): void;
   /** Run the kernel `name` as registered now for this backend (no tape, no engine bookkeeping). */
@@ -77,10 +79,14 @@ export function hostFor(backend: object): Host {
         (b.typedArrayFromHeap(t) as Float32Array).fill(0);
         return t;
       },
-      allocUninit: (shape) => b.makeOutput(shape, 'float32'),
+      allocUninit: (shape, dtype = 'float32') => b.makeOutput(shape, dtype),
       f32(t) {
         if (t.dtype !== 'float32') throw new Error(`seg kernels: expected a float32 tensor, got ${t.dtype}`);
         return b.typedArrayFromHeap(t) as Float32Array;
+      },
+      i32(t) {
+        if (t.dtype !== 'int32') throw new Error(`seg kernels: expected an int32 tensor, got ${t.dtype}`);
+        return b.typedArrayFromHeap(t) as Int32Array;
       },
       dispose: (t) => void b.disposeData(t.dataId),
       run: (name, inputs, attrs = {}) => runKernel('wasm', b, name, inputs, attrs),
@@ -96,10 +102,16 @@ export function hostFor(backend: object): Host {
       name: 'cpu',
       backend: b,
       alloc: (shape) => b.makeTensorInfo(shape, 'float32', new Float32Array(sizeOf(shape))),
-      allocUninit: (shape) => b.makeTensorInfo(shape, 'float32', new Float32Array(sizeOf(shape))),
+      allocUninit: (shape, dtype = 'float32') =>
+        b.makeTensorInfo(shape, dtype, dtype === 'int32' ? new Int32Array(sizeOf(shape)) : new Float32Array(sizeOf(shape))),
       f32(t) {
         const v = b.data.get(t.dataId)?.values;
         if (!(v instanceof Float32Array)) throw new Error(`seg kernels: expected float32 data, got ${t.dtype}`);
+        return v;
+      },
+      i32(t) {
+        const v = b.data.get(t.dataId)?.values;
+        if (!(v instanceof Int32Array)) throw new Error(`seg kernels: expected int32 data, got ${t.dtype}`);
         return v;
       },
       dispose: (t) => b.disposeIntermediateTensorInfo(t),

@@ -15,13 +15,15 @@ import { conv2dBackpropFilter, conv2dBackpropInput, convAttrs, convSupported } f
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './depthwise.js';
 import { registerSegGradients } from './gradients.js';
 import { type Host, type HostName, hostFor } from './host.js';
+import { bnActBackward, bnActForward, type FusedActivation } from './batchnorm.js';
+import { reduceKernel, splitKernel, transposeKernel } from './layout.js';
 import { resizeBilinearGrad } from './resize.js';
 import { registerTfjsGradients } from './tfjs_gradients.js';
 
 type Shape4 = [number, number, number, number];
 
 /** One kernel body: gets the host, the inputs and attributes, and the stock kernel (if any) to fall back to. */
-type SegKernel = (h: Host, inputs: NamedTensorInfoMap, attrs: NamedAttrMap, stock: KernelFunc | undefined) => TensorInfo;
+type SegKernel = (h: Host, inputs: NamedTensorInfoMap, attrs: NamedAttrMap, stock: KernelFunc | undefined) => TensorInfo | TensorInfo[];
 
 function need(inputs: NamedTensorInfoMap, name: string): TensorInfo {
   const t = inputs[name];
@@ -63,6 +65,16 @@ const KERNELS: Readonly<Record<string, SegKernel>> = Object.freeze({
     if (!convSupported(a, dy, filter)) return call(unsupported('DepthwiseConv2dNativeBackpropInput', stock, 'non-float32'), h, inputs, attrs);
     return depthwiseBackpropInput(h, dy, filter, attrs['inputShape'] as Shape4, a);
   },
+  SegBatchNormActForward(h, inputs, attrs) {
+    const x = need(inputs, 'x');
+    if (x.dtype !== 'float32') throw new Error('SegBatchNormActForward: float32 only');
+    return bnActForward(h, x, need(inputs, 'gamma'), need(inputs, 'beta'), attrs['act'] as FusedActivation, attrs['epsilon'] as number);
+  },
+  SegBatchNormActBackward(h, inputs, attrs) {
+    const act = attrs['act'] as FusedActivation;
+    const eps = attrs['epsilon'] as number;
+    return bnActBackward(h, need(inputs, 'dy'), need(inputs, 'x'), need(inputs, 'gamma'), need(inputs, 'beta'), need(inputs, 'mean'), need(inputs, 'variance'), act, eps);
+  },
   ResizeBilinearGrad(h, inputs, attrs, stock) {
     const images = need(inputs, 'images');
     const dy = need(inputs, 'dy');
@@ -78,8 +90,40 @@ function call(k: KernelFunc, h: Host, inputs: NamedTensorInfoMap, attrs: NamedAt
   return out;
 }
 
-/** The names of the kernels seg registers (for tests and the benchmark). */
+function callAny(k: KernelFunc | undefined, name: string, h: Host, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo | TensorInfo[] {
+  if (!k) throw new Error(`${name}: no stock kernel to fall back to`);
+  return k({ inputs, backend: h.backend, attrs });
+}
+
+/**
+ * Kernels that only make the wasm backend faster (its stock versions are correct but slow); on
+ * cpu the stock ones stay.
+ */
+const WASM_SPEED_KERNELS: Readonly<Record<string, SegKernel>> = Object.freeze({
+  Transpose(h, inputs, attrs, stock) {
+    const x = need(inputs, 'x');
+    return transposeKernel(h, x, attrs['perm'] as number[]) ?? callAny(stock, 'Transpose', h, inputs, attrs);
+  },
+  Sum(h, inputs, attrs, stock) {
+    const x = need(inputs, 'x');
+    return reduceKernel(h, x, attrs['axis'] as number | number[] | null, attrs['keepDims'] === true, false) ?? callAny(stock, 'Sum', h, inputs, attrs);
+  },
+  Mean(h, inputs, attrs, stock) {
+    const x = need(inputs, 'x');
+    return reduceKernel(h, x, attrs['axis'] as number | number[] | null, attrs['keepDims'] === true, true) ?? callAny(stock, 'Mean', h, inputs, attrs);
+  },
+  SplitV(h, inputs, attrs, stock) {
+    const x = need(inputs, 'x');
+    const axis = tf.util.parseAxisParam(attrs['axis'] as number, x.shape)[0]!;
+    const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, attrs['numOrSizeSplits'] as number | number[], axis);
+    return splitKernel(h, x, sizes, axis) ?? callAny(stock, 'SplitV', h, inputs, attrs);
+  },
+});
+
+/** The names of the kernels seg registers on every backend (for tests and the benchmark). */
 export const SEG_KERNEL_NAMES: readonly string[] = Object.freeze(Object.keys(KERNELS));
+/** The names of the kernels seg registers on wasm only, for speed. */
+export const SEG_WASM_SPEED_KERNEL_NAMES: readonly string[] = Object.freeze(Object.keys(WASM_SPEED_KERNELS));
 
 const stockKernels = new Map<string, KernelFunc | undefined>();
 const registeredOn = new Set<string>();
@@ -111,7 +155,8 @@ let gradientsReady: Promise<void> | undefined;
 export function registerTrainingKernels(backend: HostName): Promise<void> {
   gradientsReady ??= registerTfjsGradients().then(() => registerSegGradients(hasTrainingKernels));
   if (registeredOn.has(backend)) return gradientsReady;
-  for (const [name, body] of Object.entries(KERNELS)) {
+  const table = backend === 'wasm' ? { ...KERNELS, ...WASM_SPEED_KERNELS } : KERNELS;
+  for (const [name, body] of Object.entries(table)) {
     const prev = tf.getKernel(name, backend);
     stockKernels.set(`${backend}/${name}`, prev?.kernelFunc);
     if (prev) tf.unregisterKernel(name, backend);

@@ -1,0 +1,198 @@
+/**
+ * `npm run bench`: ms per training step of DeepLabv3+/MobileNetV2 on every path available here,
+ * side by side with PyTorch, as ONE table.
+ *
+ *   node dist/bench/bench.js [--sizes 256,512] [--batch 2] [--warmup 2] [--reps 5]
+ *                            [--paths torch,wasm,cpu,tensorflow] [--model <module>] [--json <file>]
+ *                            [--timeout <s per run>]
+ *
+ * Each (path, size) runs in its own process (bench/step.ts, or bench/torch_step.py under
+ * /usr/bin/python3 when it has torch), so peak RSS is per run and one crash (e.g. the 4 GB wasm
+ * heap) does not end the benchmark. Where the wasm heap cannot hold the batch, the run is repeated
+ * with micro-batches (gradients of batch/k images summed, then one update) and the table says so.
+ * The `cpu` path (pure JS, ~80 s/step at 256²) only runs when named in --paths.
+ *
+ * Timing on a shared 2-core VM is noisy: the load average before the runs is printed; do not run
+ * anything else meanwhile.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
+const REPO = path.resolve(HERE, '..', '..');
+const PYTHON = '/usr/bin/python3';
+
+/** One run's result, as printed by step.ts / torch_step.py on their RESULT line. */
+export interface RunResult {
+  path: string;
+  description: string;
+  size: number;
+  batch: number;
+  micro: number;
+  reps: number;
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  times: number[];
+  peakRssMB: number;
+  params: number;
+  model: string;
+  loss: number;
+}
+
+interface Cell {
+  result?: RunResult;
+  /** Why there is no result (not installed, failed, skipped). */
+  note?: string;
+}
+
+interface Args {
+  sizes: number[];
+  batch: number;
+  warmup: number;
+  reps: number;
+  paths: string[];
+  model: string | undefined;
+  json: string | undefined;
+  timeoutS: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const get = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const list = (v: string | undefined, d: string): string[] => (v ?? d).split(',').map((s) => s.trim()).filter(Boolean);
+  return {
+    sizes: list(get('sizes'), '256,512').map(Number),
+    batch: Number(get('batch') ?? 2),
+    warmup: Number(get('warmup') ?? 2),
+    reps: Number(get('reps') ?? 5),
+    paths: list(get('paths'), 'torch,wasm,tensorflow'),
+    model: get('model'),
+    json: get('json'),
+    timeoutS: Number(get('timeout') ?? 1800),
+  };
+}
+
+function parseResult(stdout: string): RunResult | undefined {
+  const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  return line ? (JSON.parse(line.slice(7)) as RunResult) : undefined;
+}
+
+function lastError(out: string): string {
+  const lines = out.split('\n').filter((l) => l.trim() !== '');
+  const err = lines.find((l) => l.startsWith('ERROR ')) ?? lines.find((l) => /error|abort|memory/i.test(l)) ?? lines.at(-1) ?? '';
+  return err.replace(/^ERROR /, '').slice(0, 160);
+}
+
+function run(cmd: string, args: string[], timeoutS: number): { out: string; ok: boolean; result?: RunResult } {
+  process.stderr.write(`$ ${cmd} ${args.join(' ')}\n`);
+  const r = spawnSync(cmd, args, { cwd: REPO, encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 64 << 20 });
+  const out = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
+  for (const l of (r.stdout ?? '').split('\n')) if (/^(warmup|rep) /.test(l)) process.stderr.write(`  ${l}\n`);
+  const result = parseResult(r.stdout ?? '');
+  return result ? { out, ok: r.status === 0, result } : { out, ok: false };
+}
+
+function torchAvailable(): boolean {
+  if (!fs.existsSync(PYTHON)) return false;
+  const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
+  return r.status === 0;
+}
+
+async function nativeAvailable(): Promise<boolean> {
+  for (const pkg of ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']) {
+    try {
+      await import(pkg);
+      return true;
+    } catch {
+      /* not installed */
+    }
+  }
+  return false;
+}
+
+async function measure(a: Args, p: string, size: number): Promise<Cell> {
+  const common = ['--size', String(size), '--batch', String(a.batch), '--warmup', String(a.warmup), '--reps', String(a.reps)];
+  if (p === 'torch') {
+    if (!torchAvailable()) return { note: `${PYTHON} has no torch` };
+    const r = run(PYTHON, [path.join(REPO, 'bench', 'torch_step.py'), ...common], a.timeoutS);
+    return r.result ? { result: r.result } : { note: `failed: ${lastError(r.out)}` };
+  }
+  if (p === 'tensorflow' && !(await nativeAvailable())) return { note: 'not installed (@tensorflow/tfjs-node)' };
+  const step = [path.join(HERE, 'step.js'), '--backend', p, ...common, ...(a.model ? ['--model', a.model] : [])];
+  let micro = 1;
+  for (;;) {
+    const r = run(process.execPath, [...step, '--micro', String(micro)], a.timeoutS);
+    if (r.result) return { result: r.result };
+    const err = lastError(r.out);
+    const oom = /memory|Aborted|OOM|RangeError: Array buffer allocation/i.test(r.out);
+    if (p === 'wasm' && oom && micro < a.batch) {
+      process.stderr.write(`  out of memory at micro-batch ${a.batch / micro}: retrying with smaller micro-batches\n`);
+      micro *= 2;
+      continue;
+    }
+    return { note: `failed: ${err}` };
+  }
+}
+
+const fmtMs = (r: RunResult): string => `${Math.round(r.medianMs)} (${Math.round(r.minMs)}–${Math.round(r.maxMs)})${r.micro > 1 ? ` [${r.micro}×${r.batch / r.micro}]` : ''}`;
+
+function table(a: Args, cells: Map<string, Map<number, Cell>>): string {
+  const head = ['path'];
+  for (const s of a.sizes) head.push(`${s}² ms/step`, `${s}² ×torch`);
+  head.push('peak RSS (GB)', 'Lovász share', 'loader img/s');
+  const rows: string[][] = [head, head.map(() => '---')];
+  for (const [p, bySize] of cells) {
+    const first = [...bySize.values()].find((c) => c.result)?.result;
+    const row = [first ? `${p}: ${first.description}` : p];
+    const rss: string[] = [];
+    for (const s of a.sizes) {
+      const c = bySize.get(s);
+      const r = c?.result;
+      if (!r) {
+        row.push(c?.note ?? '–', '–');
+        rss.push('–');
+        continue;
+      }
+      const t = cells.get('torch')?.get(s)?.result;
+      row.push(fmtMs(r), t ? `${(r.medianMs / t.medianMs).toFixed(2)}×` : '–');
+      rss.push((r.peakRssMB / 1024).toFixed(2));
+    }
+    // The last two columns are filled by the loss and loader benchmarks (bench/losses.ts, bench/data.ts).
+    row.push(rss.join(' / '), '–', '–');
+    rows.push(row);
+  }
+  return rows.map((r) => `| ${r.join(' | ')} |`).join('\n');
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  const load = os.loadavg().map((v) => v.toFixed(2)).join(' ');
+  process.stderr.write(`load average before: ${load} (${os.cpus().length} cores)\n`);
+  const cells = new Map<string, Map<number, Cell>>();
+  for (const p of a.paths) cells.set(p, new Map());
+  for (const s of a.sizes) {
+    for (const p of a.paths) cells.get(p)!.set(s, await measure(a, p, s));
+  }
+  const loadAfter = os.loadavg().map((v) => v.toFixed(2)).join(' ');
+  const t = table(a, cells);
+  const model = [...cells.values()].flatMap((m) => [...m.values()]).find((c) => c.result && c.result.path !== 'torch')?.result?.model ?? '?';
+  console.log(`DeepLabv3+/MobileNetV2 training step (forward + backward + Adam), batch ${a.batch}, median of ${a.reps} after ${a.warmup} warm-up; model: ${model}`);
+  console.log(t);
+  console.log(`load average before/after: ${load} / ${loadAfter}; [k×m] = k micro-batches of m images (gradients summed, one update)`);
+  if (a.json) {
+    const out: Record<string, Record<string, Cell>> = {};
+    for (const [p, m] of cells) out[p] = Object.fromEntries([...m].map(([s, c]) => [String(s), c]));
+    fs.writeFileSync(a.json, JSON.stringify({ args: a, loadBefore: load, loadAfter, cells: out }, null, 2));
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : String(e));
+  process.exit(1);
+});

@@ -1,0 +1,214 @@
+/**
+ * One benchmark run in its own process: time training steps (forward + backward + Adam update) of
+ * DeepLabv3+/MobileNetV2 on one tfjs backend, and print one `RESULT {json}` line.
+ *
+ *   node dist/bench/step.js --backend wasm --size 256 [--batch 2] [--micro 1] [--warmup 2] [--reps 5]
+ *                           [--classes 2] [--model <module>] [--profile] [--ops default|reference|fused]
+ *
+ * --micro k    split the batch into k micro-batches whose gradients are summed before one update
+ *              (what the wasm path needs where the batch does not fit the 4 GB wasm heap).
+ * --model      a module exporting createBenchModel(tf, {numClasses}) → BenchModel, used before
+ *              src/models/build.ts exists (a temporary copy of the architecture, never committed).
+ * --profile    run one extra step under tf.profile and print the kernels by total time.
+ * --ops        the op set the model runs on: what initBackend installed (default), src/ops's
+ *              reference ops, or seg's fused kernels (src/backend/kernels/fast_ops.ts).
+ *
+ * Run by bench.ts; never by the tests.
+ */
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { type BackendChoice, initBackend } from '../src/backend/index.js';
+import { registerTrainingKernels } from '../src/backend/kernels/index.js';
+import { installFusedOps } from '../src/backend/kernels/fast_ops.js';
+import { referenceOps, setOps } from '../src/ops/index.js';
+import { loadBenchModel, type BenchModel } from './model.js';
+
+interface Args {
+  backend: BackendChoice;
+  size: number;
+  batch: number;
+  micro: number;
+  warmup: number;
+  reps: number;
+  classes: number;
+  model: string | undefined;
+  profile: boolean;
+  ops: 'default' | 'reference' | 'fused';
+}
+
+function parseArgs(argv: string[]): Args {
+  const get = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const num = (name: string, dflt: number): number => {
+    const v = get(name);
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${v}`);
+    return n;
+  };
+  const backend = (get('backend') ?? 'wasm') as BackendChoice;
+  const a: Args = {
+    backend,
+    size: num('size', 256),
+    batch: num('batch', 2),
+    micro: num('micro', 1),
+    warmup: num('warmup', 2),
+    reps: num('reps', 5),
+    classes: num('classes', 2),
+    model: get('model'),
+    profile: argv.includes('--profile'),
+    ops: (get('ops') ?? 'default') as Args['ops'],
+  };
+  if (!['default', 'reference', 'fused'].includes(a.ops)) throw new Error(`--ops must be default, reference or fused, got ${a.ops}`);
+  if (a.micro < 1 || a.batch % a.micro !== 0) throw new Error(`--micro ${a.micro} must divide --batch ${a.batch}`);
+  return a;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((p, q) => p - q);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const peakRssMB = (): number => process.resourceUsage().maxRSS / 1024;
+
+function wasmHeapMB(): number | undefined {
+  const b = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+  return b.wasm?.HEAPU8 ? b.wasm.HEAPU8.length / 2 ** 20 : undefined;
+}
+
+/** Deterministic input batch and one-hot labels (random, like the PyTorch peer). */
+function makeBatch(a: Args): { x: tf.Tensor4D; y: tf.Tensor4D } {
+  return tf.tidy(() => {
+    const x = tf.randomUniform([a.batch, a.size, a.size, 3], -1, 1, 'float32', 7) as tf.Tensor4D;
+    const cls = tf.cast(tf.floor(tf.randomUniform([a.batch, a.size, a.size], 0, a.classes, 'float32', 9)), 'int32');
+    const y = tf.oneHot(cls as tf.Tensor3D, a.classes) as tf.Tensor4D;
+    return { x, y };
+  });
+}
+
+function makeStep(a: Args, model: BenchModel, x: tf.Tensor4D, y: tf.Tensor4D): () => number {
+  const opt = tf.train.adam(1e-3);
+  const vars = model.variables;
+  const lossOf = (xs: tf.Tensor4D, ys: tf.Tensor4D) => (): tf.Scalar =>
+    tf.losses.softmaxCrossEntropy(ys, model.forward(xs)) as tf.Scalar;
+  if (a.micro === 1) {
+    return () => {
+      const loss = opt.minimize(lossOf(x, y), true, vars);
+      const v = loss!.dataSync()[0]!;
+      loss!.dispose();
+      return v;
+    };
+  }
+  const mb = a.batch / a.micro;
+  return () => {
+    let total = 0;
+    let acc: Record<string, tf.Tensor> | undefined;
+    for (let k = 0; k < a.micro; k++) {
+      const { value, grads } = tf.tidy(() => {
+        const xs = tf.slice(x, [k * mb, 0, 0, 0], [mb, -1, -1, -1]);
+        const ys = tf.slice(y, [k * mb, 0, 0, 0], [mb, -1, -1, -1]);
+        return tf.variableGrads(lossOf(xs, ys), vars);
+      });
+      total += value.dataSync()[0]!;
+      value.dispose();
+      if (acc === undefined) acc = grads;
+      else {
+        const prev: Record<string, tf.Tensor> = acc;
+        acc = {};
+        for (const [name, g] of Object.entries(grads)) {
+          acc[name] = tf.add(prev[name]!, g);
+          prev[name]!.dispose();
+          g.dispose();
+        }
+      }
+    }
+    const scaled = tf.tidy(() => {
+      const out: Record<string, tf.Tensor> = {};
+      for (const [name, g] of Object.entries(acc!)) out[name] = tf.div(g, a.micro);
+      return out;
+    });
+    tf.dispose(Object.values(acc!));
+    opt.applyGradients(Object.entries(scaled).map(([name, tensor]) => ({ name, tensor })));
+    tf.dispose(Object.values(scaled));
+    return total / a.micro;
+  };
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  const info = await initBackend({ backend: a.backend });
+  if (info.name === 'wasm' || info.name === 'cpu') await registerTrainingKernels(info.name);
+  if (a.ops === 'fused') installFusedOps();
+  if (a.ops === 'reference') setOps(referenceOps);
+  const modelPath = a.model === undefined ? undefined : pathToFileURL(path.resolve(a.model)).href;
+  const model = await loadBenchModel(a.classes, a.size, modelPath);
+  const { x, y } = makeBatch(a);
+  const step = makeStep(a, model, x, y);
+  console.log(`backend=${info.description} ops=${a.ops} model=${model.description} params=${model.params} size=${a.size} batch=${a.batch} micro=${a.micro}`);
+
+  const times: number[] = [];
+  const cpuTimes: number[] = [];
+  let loss = NaN;
+  for (let i = 0; i < a.warmup + a.reps; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    loss = step();
+    const dt = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    const cpu = (c.user + c.system) / 1000;
+    if (i >= a.warmup) {
+      times.push(dt);
+      cpuTimes.push(cpu);
+    }
+    console.log(`${i < a.warmup ? 'warmup' : 'rep'} ${i} loss=${loss.toFixed(4)} ms=${dt.toFixed(0)} cpu_ms=${cpu.toFixed(0)} peakRSS_MB=${peakRssMB().toFixed(0)} tensors=${tf.memory().numTensors}`);
+  }
+  if (a.profile) {
+    const prof = await tf.profile(() => {
+      step();
+    });
+    const agg = new Map<string, { ms: number; calls: number }>();
+    for (const k of prof.kernels) {
+      const e = agg.get(k.name) ?? { ms: 0, calls: 0 };
+      e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+      e.calls++;
+      agg.set(k.name, e);
+    }
+    const rows = [...agg.entries()].sort((p, q) => q[1].ms - p[1].ms);
+    const total = rows.reduce((s, [, e]) => s + e.ms, 0);
+    console.log(`PROFILE kernels=${prof.kernels.length} kernel_ms=${total.toFixed(0)}`);
+    for (const [name, e] of rows.slice(0, 40)) console.log(`PROFILE ${name.padEnd(40)} ${e.ms.toFixed(1).padStart(9)} ms ${String(e.calls).padStart(6)} calls`);
+  }
+  const result = {
+    path: info.name,
+    description: info.description,
+    ops: a.ops,
+    size: a.size,
+    batch: a.batch,
+    micro: a.micro,
+    reps: a.reps,
+    medianMs: median(times),
+    minMs: Math.min(...times),
+    maxMs: Math.max(...times),
+    times: times.map((t) => Math.round(t)),
+    /** CPU time of this process per step (all threads): less sensitive than wall time to other load. */
+    medianCpuMs: median(cpuTimes),
+    peakRssMB: Math.round(peakRssMB()),
+    wasmHeapMB: wasmHeapMB(),
+    params: model.params,
+    model: model.description,
+    loss,
+  };
+  console.log(`RESULT ${JSON.stringify(result)}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.log(`ERROR ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exit(2);
+  },
+);

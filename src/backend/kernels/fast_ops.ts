@@ -1,0 +1,50 @@
+/**
+ * Faster versions of some of the op layer's composite ops (src/ops), built on seg's fused kernels,
+ * for `setOps()` (src/ops/index.ts). Each agrees with `referenceOps` in values, gradients and the
+ * moving-statistics update (test/backend/fast_ops.test.ts).
+ *
+ *   convBnAct, depthwiseBnAct   training-mode batch norm: the convolution as the reference op
+ *                                computes it, then SegBatchNormActForward/Backward (batchnorm.ts)
+ *                                instead of ~25 tfjs elementwise/reduction passes. Inference and
+ *                                group norm: the reference op.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { conv2dSame, depthwiseSame, referenceOps, setOps } from '../../ops/index.js';
+import type { BatchNormParams, ConvNormActOptions, ConvNormParams, OpSet } from '../../ops/types.js';
+import { batchNormAct } from './batchnorm.js';
+
+/** Training-mode BN + activation with seg's fused kernels, updating the moving statistics as the reference does. */
+function bnActTrain(y: tf.Tensor4D, norm: BatchNormParams, o: ConvNormActOptions): tf.Tensor4D {
+  const r = batchNormAct(y, norm.gamma, norm.beta, o.act, o.epsilon);
+  try {
+    tf.tidy(() => {
+      const m = o.momentum;
+      norm.movingMean.assign(tf.add(tf.mul(norm.movingMean, m), tf.mul(r.mean, 1 - m)));
+      norm.movingVariance.assign(tf.add(tf.mul(norm.movingVariance, m), tf.mul(r.variance, 1 - m)));
+    });
+  } finally {
+    r.mean.dispose();
+    r.variance.dispose();
+  }
+  return r.y;
+}
+
+function convBnAct(x: tf.Tensor4D, p: ConvNormParams, o: ConvNormActOptions): tf.Tensor4D {
+  if (p.norm.kind !== 'bn' || !o.training) return referenceOps.convBnAct(x, p, o);
+  const norm = p.norm;
+  return tf.tidy(() => bnActTrain(conv2dSame(x, p.kernel, o.stride ?? 1, o.dilation ?? 1), norm, o));
+}
+
+function depthwiseBnAct(x: tf.Tensor4D, p: ConvNormParams, o: ConvNormActOptions): tf.Tensor4D {
+  if (p.norm.kind !== 'bn' || !o.training) return referenceOps.depthwiseBnAct(x, p, o);
+  const norm = p.norm;
+  return tf.tidy(() => bnActTrain(depthwiseSame(x, p.kernel, o.stride ?? 1, o.dilation ?? 1), norm, o));
+}
+
+/** The ops seg's kernels make faster (needs registerTrainingKernels for the active backend). */
+export const fusedOps: Readonly<Partial<OpSet<tf.Tensor4D>>> = Object.freeze({ convBnAct, depthwiseBnAct });
+
+/** Make the model use `fusedOps`; returns the function that restores the previous op set. */
+export function installFusedOps(): () => void {
+  return setOps(fusedOps);
+}

@@ -1,0 +1,364 @@
+/**
+ * seg's SIMD kernels (128-bit WebAssembly SIMD), generated with emit.ts and instantiated on
+ * tfjs-backend-wasm's own memory, so that they read and write tensors in place on the wasm heap
+ * (pointers = Host.ptr()). Channels are innermost (NHWC) and processed four at a time, with a
+ * scalar loop for the C mod 4 rest.
+ *
+ * Exports (all arguments i32: byte addresses and counts):
+ *   colsum(x, rows, C, acc32, out64)                out64[c] += Σ_r x[r, c]
+ *   colsumsq(x, rows, C, mu, acc32, out64)          out64[c] += Σ_r (x[r, c] − mu[c])²
+ *   bnapply_<act>(x, y, a, b, rows, C)              y = act(x·a + b)
+ *   bnbwdsum_<act>(dy, x, a, b, mu, rows, C, acc1, acc2, out1, out2)
+ *        with d = dy·act′(x·a + b): out1[c] += Σ d,  out2[c] += Σ d·(x − mu)
+ *   bnbwdapply_<act>(dy, x, a, b, mu, k1, k0, dx, rows, C)
+ *        dx = a·d + k1·(x − mu) + k0
+ *   dwfilter(x, dy, rowacc32, out64, geometry…)     depthwise filter gradient (multiplier 1)
+ * Sums run in float32 over blocks of BLOCK rows and are folded into float64 accumulators.
+ */
+import {
+  type Code,
+  Func,
+  buildModule,
+  f32,
+  f32c,
+  f32x4,
+  f64,
+  f64x2,
+  forLoop,
+  get,
+  i32,
+  i32c,
+  ifThen,
+  load128,
+  loadF32,
+  loadF64,
+  set,
+  store128,
+  storeF32,
+  storeF64,
+  v128,
+} from './emit.js';
+
+/** Rows summed in float32 before folding into the float64 accumulators. */
+export const BLOCK = 128;
+
+export type SimdAct = 'none' | 'relu' | 'relu6';
+export const SIMD_ACTS: readonly SimdAct[] = ['none', 'relu', 'relu6'];
+
+const idx4 = (base: Code, i: Code): Code => i32.add(base, i32.shl(i, i32c(2))); // base + 4·i
+const idx8 = (base: Code, i: Code): Code => i32.add(base, i32.shl(i, i32c(3))); // base + 8·i
+
+/** acc32[0..C) → out64 (+=), then acc32 = 0. */
+function fold(f: Func, acc32: number, out64: number, C: number): Code {
+  const c = f.local('i32');
+  const v = f.local('v128');
+  const zero = f.local('v128');
+  const C4 = f.local('i32');
+  return [
+    ...set(zero, v128.zero()),
+    ...set(C4, i32.and(get(C), i32c(~3))),
+    ...forLoop(c, i32c(0), get(C4), 4, [
+      set(v, load128(idx4(get(acc32), get(c)))),
+      store128(idx8(get(out64), get(c)), f64x2.add(load128(idx8(get(out64), get(c))), f32x4.promoteLow(get(v)))),
+      store128(idx8(get(out64), get(c)), f64x2.add(load128(idx8(get(out64), get(c)), 16), f32x4.promoteLow(v128.highToLow(get(v)))), 16),
+      store128(idx4(get(acc32), get(c)), get(zero)),
+    ]),
+    ...forLoop(c, get(C4), get(C), 1, [
+      storeF64(idx8(get(out64), get(c)), f64.add(loadF64(idx8(get(out64), get(c))), f32.promote(loadF32(idx4(get(acc32), get(c)))))),
+      storeF32(idx4(get(acc32), get(c)), f32c(0)),
+    ]),
+  ];
+}
+
+/**
+ * A loop over `rows` rows of C channels: per row, `vec(c)` for channel groups of four and
+ * `scalar(c)` for the rest; `row` and `rowPtr(p)` give the row index and the byte offset of the
+ * row (row·C·4). `everyBlock` runs after each BLOCK rows and at the end.
+ */
+function rowLoop(
+  f: Func,
+  rows: number,
+  C: number,
+  body: { vec: (c: number, off: number) => Code[]; scalar: (c: number, off: number) => Code[]; everyBlock?: Code[] },
+): Code {
+  const r = f.local('i32');
+  const c = f.local('i32');
+  const off = f.local('i32'); // byte offset of element (r, c)
+  const rowOff = f.local('i32');
+  const C4 = f.local('i32');
+  const blk = f.local('i32');
+  const inner: Code[] = [
+    set(rowOff, i32.mul(get(r), i32.shl(get(C), i32c(2)))),
+    forLoop(c, i32c(0), get(C4), 4, [set(off, i32.add(get(rowOff), i32.shl(get(c), i32c(2)))), ...body.vec(c, off)]),
+    forLoop(c, get(C4), get(C), 1, [set(off, i32.add(get(rowOff), i32.shl(get(c), i32c(2)))), ...body.scalar(c, off)]),
+  ];
+  if (body.everyBlock) {
+    inner.push(set(blk, i32.add(get(blk), i32c(1))), ifThen(i32.eq(get(blk), i32c(BLOCK)), set(blk, i32c(0)), ...body.everyBlock));
+  }
+  return [
+    ...set(C4, i32.and(get(C), i32c(~3))),
+    ...set(blk, i32c(0)),
+    ...forLoop(r, i32c(0), get(rows), 1, inner),
+    ...(body.everyBlock ? body.everyBlock.flat() : []),
+  ];
+}
+
+function colsum(): Func {
+  const f = new Func('colsum', ['i32', 'i32', 'i32', 'i32', 'i32']);
+  const [x, rows, C, acc, out] = [0, 1, 2, 3, 4];
+  const foldCode = fold(f, acc, out, C);
+  f.emit(
+    rowLoop(f, rows, C, {
+      vec: (c, off) => [store128(idx4(get(acc), get(c)), f32x4.add(load128(idx4(get(acc), get(c))), load128(i32.add(get(x), get(off)))))],
+      scalar: (c, off) => [storeF32(idx4(get(acc), get(c)), f32.add(loadF32(idx4(get(acc), get(c))), loadF32(i32.add(get(x), get(off)))))],
+      everyBlock: [foldCode],
+    }),
+  );
+  return f;
+}
+
+function colsumsq(): Func {
+  const f = new Func('colsumsq', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
+  const [x, rows, C, mu, acc, out] = [0, 1, 2, 3, 4, 5];
+  const d = f.local('v128');
+  const ds = f.local('f32');
+  const foldCode = fold(f, acc, out, C);
+  f.emit(
+    rowLoop(f, rows, C, {
+      vec: (c, off) => [
+        set(d, f32x4.sub(load128(i32.add(get(x), get(off))), load128(idx4(get(mu), get(c))))),
+        store128(idx4(get(acc), get(c)), f32x4.add(load128(idx4(get(acc), get(c))), f32x4.mul(get(d), get(d)))),
+      ],
+      scalar: (c, off) => [
+        set(ds, f32.sub(loadF32(i32.add(get(x), get(off))), loadF32(idx4(get(mu), get(c))))),
+        storeF32(idx4(get(acc), get(c)), f32.add(loadF32(idx4(get(acc), get(c))), f32.mul(get(ds), get(ds)))),
+      ],
+      everyBlock: [foldCode],
+    }),
+  );
+  return f;
+}
+
+/** act applied to vector z (a local); leaves the result. */
+function actVec(act: SimdAct, z: Code, zero: number, six: number): Code {
+  if (act === 'none') return z;
+  if (act === 'relu') return f32x4.max(z, get(zero));
+  return f32x4.min(f32x4.max(z, get(zero)), get(six));
+}
+function actScalar(act: SimdAct, z: Code): Code {
+  if (act === 'none') return z;
+  if (act === 'relu') return f32.max(z, f32c(0));
+  return f32.min(f32.max(z, f32c(0)), f32c(6));
+}
+/** dy masked by act′(z): relu z > 0, relu6 0 < z ≤ 6. */
+function maskVec(act: SimdAct, dy: Code, z: Code, zero: number, six: number): Code {
+  if (act === 'none') return dy;
+  if (act === 'relu') return v128.and(dy, f32x4.gt(z, get(zero)));
+  return v128.and(v128.and(dy, f32x4.gt(z, get(zero))), f32x4.le(z, get(six)));
+}
+function maskScalar(act: SimdAct, dyLocal: number, z: Code): Code {
+  if (act === 'none') return [];
+  const keep = act === 'relu' ? f32.gt(z, f32c(0)) : i32.and(f32.gt(z, f32c(0)), f32.le(z, f32c(6)));
+  return ifThen(i32.eqz(keep), set(dyLocal, f32c(0)));
+}
+
+function bnapply(act: SimdAct): Func {
+  const f = new Func(`bnapply_${act}`, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
+  const [x, y, a, b, rows, C] = [0, 1, 2, 3, 4, 5];
+  const zero = f.local('v128');
+  const six = f.local('v128');
+  f.emit(set(zero, v128.zero()), set(six, f32x4.splat(f32c(6))));
+  f.emit(
+    rowLoop(f, rows, C, {
+      vec: (c, off) => [
+        store128(i32.add(get(y), get(off)), actVec(act, f32x4.add(f32x4.mul(load128(i32.add(get(x), get(off))), load128(idx4(get(a), get(c)))), load128(idx4(get(b), get(c)))), zero, six)),
+      ],
+      scalar: (c, off) => [
+        storeF32(i32.add(get(y), get(off)), actScalar(act, f32.add(f32.mul(loadF32(i32.add(get(x), get(off))), loadF32(idx4(get(a), get(c)))), loadF32(idx4(get(b), get(c)))))),
+      ],
+    }),
+  );
+  return f;
+}
+
+function bnbwdsum(act: SimdAct): Func {
+  const f = new Func(`bnbwdsum_${act}`, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
+  const [dy, x, a, b, mu, rows, C, acc1, acc2, out1, out2] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const zero = f.local('v128');
+  const six = f.local('v128');
+  const xv = f.local('v128');
+  const d = f.local('v128');
+  const xs = f.local('f32');
+  const ds = f.local('f32');
+  const fold1 = fold(f, acc1, out1, C);
+  const fold2 = fold(f, acc2, out2, C);
+  f.emit(set(zero, v128.zero()), set(six, f32x4.splat(f32c(6))));
+  f.emit(
+    rowLoop(f, rows, C, {
+      vec: (c, off) => [
+        set(xv, load128(i32.add(get(x), get(off)))),
+        set(d, maskVec(act, load128(i32.add(get(dy), get(off))), f32x4.add(f32x4.mul(get(xv), load128(idx4(get(a), get(c)))), load128(idx4(get(b), get(c)))), zero, six)),
+        store128(idx4(get(acc1), get(c)), f32x4.add(load128(idx4(get(acc1), get(c))), get(d))),
+        store128(idx4(get(acc2), get(c)), f32x4.add(load128(idx4(get(acc2), get(c))), f32x4.mul(get(d), f32x4.sub(get(xv), load128(idx4(get(mu), get(c))))))),
+      ],
+      scalar: (c, off) => [
+        set(xs, loadF32(i32.add(get(x), get(off)))),
+        set(ds, loadF32(i32.add(get(dy), get(off)))),
+        maskScalar(act, ds, f32.add(f32.mul(get(xs), loadF32(idx4(get(a), get(c)))), loadF32(idx4(get(b), get(c))))),
+        storeF32(idx4(get(acc1), get(c)), f32.add(loadF32(idx4(get(acc1), get(c))), get(ds))),
+        storeF32(idx4(get(acc2), get(c)), f32.add(loadF32(idx4(get(acc2), get(c))), f32.mul(get(ds), f32.sub(get(xs), loadF32(idx4(get(mu), get(c))))))),
+      ],
+      everyBlock: [fold1, fold2],
+    }),
+  );
+  return f;
+}
+
+function bnbwdapply(act: SimdAct): Func {
+  const f = new Func(`bnbwdapply_${act}`, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
+  const [dy, x, a, b, mu, k1, k0, dx, rows, C] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const zero = f.local('v128');
+  const six = f.local('v128');
+  const xv = f.local('v128');
+  const av = f.local('v128');
+  const xs = f.local('f32');
+  const ds = f.local('f32');
+  const as = f.local('f32');
+  f.emit(set(zero, v128.zero()), set(six, f32x4.splat(f32c(6))));
+  f.emit(
+    rowLoop(f, rows, C, {
+      vec: (c, off) => [
+        set(xv, load128(i32.add(get(x), get(off)))),
+        set(av, load128(idx4(get(a), get(c)))),
+        store128(
+          i32.add(get(dx), get(off)),
+          f32x4.add(
+            f32x4.add(
+              f32x4.mul(get(av), maskVec(act, load128(i32.add(get(dy), get(off))), f32x4.add(f32x4.mul(get(xv), get(av)), load128(idx4(get(b), get(c)))), zero, six)),
+              f32x4.mul(load128(idx4(get(k1), get(c))), f32x4.sub(get(xv), load128(idx4(get(mu), get(c))))),
+            ),
+            load128(idx4(get(k0), get(c))),
+          ),
+        ),
+      ],
+      scalar: (c, off) => [
+        set(xs, loadF32(i32.add(get(x), get(off)))),
+        set(as, loadF32(idx4(get(a), get(c)))),
+        set(ds, loadF32(i32.add(get(dy), get(off)))),
+        maskScalar(act, ds, f32.add(f32.mul(get(xs), get(as)), loadF32(idx4(get(b), get(c))))),
+        storeF32(
+          i32.add(get(dx), get(off)),
+          f32.add(f32.add(f32.mul(get(as), get(ds)), f32.mul(loadF32(idx4(get(k1), get(c))), f32.sub(get(xs), loadF32(idx4(get(mu), get(c)))))), loadF32(idx4(get(k0), get(c)))),
+        ),
+      ],
+    }),
+  );
+  return f;
+}
+
+/**
+ * Depthwise filter gradient (channel multiplier 1):
+ *   dW[ky, kx, c] += Σ_{n, oy, ox} x[n, oy·SH + ky·DH − top, ox·SW + kx·DW − left, c] · dy[n, oy, ox, c]
+ * accumulated per output row in rowacc32 (KH·KW·C floats) and folded into out64.
+ * Arguments: x, dy, rowacc32, out64, N, H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, top, left.
+ */
+function dwfilter(): Func {
+  const f = new Func('dwfilter', new Array<'i32'>(18).fill('i32'));
+  const [x, dy, racc, out, N, H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, top, left] = [...Array(18).keys()] as number[] as [
+    number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number,
+  ];
+  const n = f.local('i32');
+  const oy = f.local('i32');
+  const ky = f.local('i32');
+  const kx = f.local('i32');
+  const ox = f.local('i32');
+  const iy = f.local('i32');
+  const ix = f.local('i32');
+  const c = f.local('i32');
+  const C4 = f.local('i32');
+  const KC = f.local('i32'); // KH·KW·C
+  const xRow = f.local('i32'); // byte address of x[n, iy, 0, 0]
+  const dyRow = f.local('i32'); // byte address of dy[n, oy, 0, 0]
+  const xp = f.local('i32');
+  const dyp = f.local('i32');
+  const wp = f.local('i32');
+  const foldCode = fold(f, racc, out, KC);
+  const C4B = i32.shl(get(C), i32c(2)); // C·4 bytes
+  f.emit(
+    set(C4, i32.and(get(C), i32c(~3))),
+    set(KC, i32.mul(i32.mul(get(KH), get(KW)), get(C))),
+    forLoop(n, i32c(0), get(N), 1, [
+      forLoop(oy, i32c(0), get(OH), 1, [
+        set(dyRow, i32.add(get(dy), i32.mul(i32.mul(i32.add(i32.mul(get(n), get(OH)), get(oy)), get(OW)), C4B))),
+        forLoop(ky, i32c(0), get(KH), 1, [
+          set(iy, i32.sub(i32.add(i32.mul(get(oy), get(SH)), i32.mul(get(ky), get(DH))), get(top))),
+          ifThen(
+            i32.and(i32.geS(get(iy), i32c(0)), i32.ltS(get(iy), get(H))),
+            set(xRow, i32.add(get(x), i32.mul(i32.mul(i32.add(i32.mul(get(n), get(H)), get(iy)), get(W)), C4B))),
+            forLoop(kx, i32c(0), get(KW), 1, [
+              set(wp, i32.add(get(racc), i32.mul(i32.add(i32.mul(get(ky), get(KW)), get(kx)), C4B))),
+              forLoop(ox, i32c(0), get(OW), 1, [
+                set(ix, i32.sub(i32.add(i32.mul(get(ox), get(SW)), i32.mul(get(kx), get(DW))), get(left))),
+                ifThen(
+                  i32.and(i32.geS(get(ix), i32c(0)), i32.ltS(get(ix), get(W))),
+                  set(xp, i32.add(get(xRow), i32.mul(get(ix), C4B))),
+                  set(dyp, i32.add(get(dyRow), i32.mul(get(ox), C4B))),
+                  forLoop(c, i32c(0), get(C4), 4, [
+                    store128(
+                      idx4(get(wp), get(c)),
+                      f32x4.add(load128(idx4(get(wp), get(c))), f32x4.mul(load128(idx4(get(xp), get(c))), load128(idx4(get(dyp), get(c))))),
+                    ),
+                  ]),
+                  forLoop(c, get(C4), get(C), 1, [
+                    storeF32(idx4(get(wp), get(c)), f32.add(loadF32(idx4(get(wp), get(c))), f32.mul(loadF32(idx4(get(xp), get(c))), loadF32(idx4(get(dyp), get(c)))))),
+                  ]),
+                ),
+              ]),
+            ]),
+          ),
+        ]),
+        foldCode,
+      ]),
+    ]),
+  );
+  return f;
+}
+
+/** The generated module's bytes. */
+export function simdModuleBytes(): Uint8Array {
+  const fns = [colsum(), colsumsq(), ...SIMD_ACTS.map(bnapply), ...SIMD_ACTS.map(bnbwdsum), ...SIMD_ACTS.map(bnbwdapply), dwfilter()];
+  return buildModule(fns);
+}
+
+type I = number;
+/** The exports of the SIMD module. */
+export type SimdExports = {
+  colsum(x: I, rows: I, C: I, acc32: I, out64: I): void;
+  colsumsq(x: I, rows: I, C: I, mu: I, acc32: I, out64: I): void;
+  dwfilter(x: I, dy: I, racc: I, out64: I, N: I, H: I, W: I, C: I, OH: I, OW: I, KH: I, KW: I, SH: I, SW: I, DH: I, DW: I, top: I, left: I): void;
+} & { [K in `bnapply_${SimdAct}`]: (x: I, y: I, a: I, b: I, rows: I, C: I) => void } & {
+  [K in `bnbwdsum_${SimdAct}`]: (dy: I, x: I, a: I, b: I, mu: I, rows: I, C: I, acc1: I, acc2: I, out1: I, out2: I) => void;
+} & { [K in `bnbwdapply_${SimdAct}`]: (dy: I, x: I, a: I, b: I, mu: I, k1: I, k0: I, dx: I, rows: I, C: I) => void };
+
+/** The part of the WebAssembly JS API used here (the TypeScript libs in use do not declare it). */
+interface WasmJsApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: object };
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmJsApi }).WebAssembly;
+
+let compiled: object | undefined;
+
+/**
+ * Instantiate the SIMD kernels on `memory` (tfjs-backend-wasm's WebAssembly.Memory); undefined
+ * where that fails (no wasm SIMD in this runtime), and the callers use their JS loops instead.
+ */
+export function instantiateSimd(memory: unknown): SimdExports | undefined {
+  try {
+    compiled ??= new WA.Module(simdModuleBytes());
+    return new WA.Instance(compiled, { env: { memory } }).exports as SimdExports;
+  } catch (e) {
+    if (process.env['SEG_DEBUG_SIMD']) console.error(e);
+    return undefined;
+  }
+}

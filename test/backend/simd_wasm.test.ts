@@ -1,0 +1,110 @@
+/**
+ * seg's generated WebAssembly SIMD kernels: the encoder's LEB128 against hand-derived bytes, the
+ * module validates and instantiates on tfjs-backend-wasm's memory, and each kernel equals the JS
+ * loop it replaces (SIMD off) on shapes with C mod 4 ≠ 0 and more rows than one float32 block.
+ */
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../../src/backend/index.js';
+import { registerTrainingKernels } from '../../src/backend/kernels/index.js';
+import { hostFor } from '../../src/backend/kernels/host.js';
+import { simdFor, simdSettings } from '../../src/backend/kernels/wasm/runtime.js';
+import { BLOCK, simdModuleBytes } from '../../src/backend/kernels/wasm/simd.js';
+import { sleb, uleb } from '../../src/backend/kernels/wasm/emit.js';
+import { Rng } from '../../src/util/rng.js';
+import { type Arr, rand, registered, relErr, runKernel } from './helpers.js';
+
+before(async () => {
+  await initBackend({ backend: 'wasm' });
+  await registerTrainingKernels('wasm');
+});
+
+test('LEB128 encodings (values from the WebAssembly spec examples)', () => {
+  assert.deepEqual(uleb(0), [0x00]);
+  assert.deepEqual(uleb(127), [0x7f]);
+  assert.deepEqual(uleb(128), [0x80, 0x01]);
+  assert.deepEqual(uleb(624485), [0xe5, 0x8e, 0x26]);
+  assert.deepEqual(uleb(0xe4), [0xe4, 0x01]); // f32x4.add's opcode after the 0xfd prefix
+  assert.deepEqual(sleb(0), [0x00]);
+  assert.deepEqual(sleb(-1), [0x7f]);
+  assert.deepEqual(sleb(63), [0x3f]);
+  assert.deepEqual(sleb(64), [0xc0, 0x00]);
+  assert.deepEqual(sleb(-123456), [0xc0, 0xbb, 0x78]);
+  assert.deepEqual(sleb(-4), [0x7c]); // ~3, the channel mask
+});
+
+test('the SIMD module validates and is active on the wasm backend', () => {
+  const bytes = simdModuleBytes();
+  assert.deepEqual([...bytes.slice(0, 8)], [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+  assert.ok(simdSettings.enabled, 'SEG_WASM_SIMD=0 is set');
+  assert.ok(simdFor(hostFor(tf.backend())), 'SIMD kernels did not instantiate');
+});
+
+function both<T>(f: () => T): { simd: T; js: T } {
+  const simd = f();
+  simdSettings.enabled = false;
+  try {
+    return { simd, js: f() };
+  } finally {
+    simdSettings.enabled = true;
+  }
+}
+
+describe('SIMD kernels equal the JS loops', () => {
+  for (const shape of [[2, 13, 11, 7], [1, 16, 17, 96], [3, 9, 10, 3]]) {
+    for (const act of ['none', 'relu', 'relu6']) {
+      test(`batch norm ${act} [${shape}] (${shape[0]! * shape[1]! * shape[2]!} rows, block ${BLOCK})`, () => {
+        const rng = new Rng(shape[3]! + act.length);
+        const C = shape[3]!;
+        const x = rand(rng, shape);
+        x.data.forEach((v, i) => (x.data[i] = 3 * v + 1));
+        const g = rand(rng, [C]);
+        g.data.forEach((v, i) => (g.data[i] = 3 * v));
+        const b = rand(rng, [C]);
+        const dy = rand(rng, shape);
+        const attrs = { act, epsilon: 1e-5 };
+        const fwd = both(() => runMultiOut('SegBatchNormActForward', { x, gamma: g, beta: b }, attrs));
+        fwd.simd.forEach((o, i) => assert.ok(relErr(o, fwd.js[i]!) <= 1e-5, `forward output ${i}: ${relErr(o, fwd.js[i]!)}`));
+        const [, mean, variance] = fwd.js;
+        const bwd = both(() => runMultiOut('SegBatchNormActBackward', { dy, x, gamma: g, beta: b, mean: mean!, variance: variance! }, attrs));
+        bwd.simd.forEach((o, i) => assert.ok(relErr(o, bwd.js[i]!) <= 1e-4, `backward output ${i}: ${relErr(o, bwd.js[i]!)}`));
+      });
+    }
+  }
+  for (const [xs, k, s, d] of [
+    [[2, 17, 15, 7], 3, 1, 1],
+    [[1, 20, 19, 20], 3, 2, 1],
+    [[2, 12, 12, 9], 3, 1, 3],
+  ] as Array<[number[], number, number, number]>) {
+    test(`depthwise filter gradient [${xs}] k${k} s${s} d${d}`, () => {
+      const rng = new Rng(xs[3]!);
+      const x = rand(rng, xs);
+      const oh = Math.ceil(xs[1]! / s);
+      const ow = Math.ceil(xs[2]! / s);
+      const dy = rand(rng, [xs[0]!, oh, ow, xs[3]!]);
+      const attrs = { strides: [s, s], pad: 'same', dilations: [d, d], filterShape: [k, k, xs[3]!, 1] };
+      const r = both(() => runKernel('wasm', registered('DepthwiseConv2dNativeBackpropFilter', 'wasm'), { x, dy }, attrs));
+      assert.ok(relErr(r.simd, r.js) <= 1e-5, `${relErr(r.simd, r.js)}`);
+    });
+  }
+});
+
+/** Run a multi-output kernel on wasm with array inputs. */
+function runMultiOut(name: string, inputs: Record<string, Arr>, attrs: tf.NamedAttrMap): Arr[] {
+  const be = tf.engine().findBackend('wasm') as unknown as {
+    write(v: Float32Array, s: number[], d: 'float32'): object;
+    readSync(id: object): unknown;
+    disposeData(id: object): boolean;
+    numDataIds(): number;
+  };
+  const n0 = be.numDataIds();
+  const infos: Record<string, tf.TensorInfo> = {};
+  for (const [k, a] of Object.entries(inputs)) infos[k] = { dataId: be.write(a.data, a.shape, 'float32'), shape: a.shape, dtype: 'float32' };
+  const outs = registered(name, 'wasm')({ inputs: infos, backend: be, attrs }) as tf.TensorInfo[];
+  const res = outs.map((o) => ({ shape: [...o.shape], data: Float32Array.from(be.readSync(o.dataId) as Float32Array) }));
+  for (const o of outs) be.disposeData(o.dataId);
+  for (const i of Object.values(infos)) be.disposeData(i.dataId);
+  assert.equal(be.numDataIds(), n0, 'leaked data');
+  return res;
+}
