@@ -1,0 +1,169 @@
+/**
+ * `seg train` → `seg eval` → `seg vis` → `seg plot` as real processes on a tiny real dataset, plus
+ * exact resume (from an epoch snapshot and from a Ctrl-C checkpoint), the non-finite-loss stop
+ * and the config errors of the trainer.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { runSeg, tmpDir, type SegResult } from '../helpers/cli.js';
+import { makeTinyDataset, tinyConfig } from '../helpers/tiny_dataset.js';
+import type { MetricRecord, TrainRecord } from '../../src/train/metrics_log.js';
+
+let root: { dir: string; cleanup: () => void };
+let data: string;
+
+before(async () => {
+  root = tmpDir('seg-e2e-');
+  data = path.join(root.dir, 'data');
+  await makeTinyDataset(data, { train: 8, val: 4, size: 32 });
+});
+after(() => root.cleanup());
+
+function writeConfig(name: string, runDir: string, opts: Parameters<typeof tinyConfig>[2] = {}): string {
+  const file = path.join(root.dir, `${name}.yaml`);
+  fs.writeFileSync(file, tinyConfig(data, runDir, opts));
+  return file;
+}
+
+function records(runDir: string): MetricRecord[] {
+  return fs
+    .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as MetricRecord);
+}
+
+const trainLosses = (runDir: string): Map<number, number> =>
+  new Map(records(runDir).filter((r): r is TrainRecord => r.type === 'train').map((r) => [r.step, r.loss]));
+
+const ok = (r: SegResult, what: string): void => assert.equal(r.code, 0, `${what} failed (${r.code}):\n${r.stderr}`);
+
+test('train → eval → vis → plot end to end, with every file in its place', async () => {
+  const run = path.join(root.dir, 'run-chain');
+  const cfg = writeConfig('chain', run, { epochs: 2 });
+  const t = await runSeg(['train', '--cfg', cfg, '--do_eval', '--seed', '3', '--log_steps', '2', '--backend', 'wasm'], { cwd: root.dir });
+  ok(t, 'train');
+  assert.match(t.stderr, /^backend: wasm/m);
+  assert.match(t.stderr, /epoch=1 step=2\/4 lr=\S+ loss=\S+ bce_loss=\S+ lovasz_hinge_loss=\S+ step\/s=\S+ eta=\d\d:\d\d:\d\d/);
+  assert.doesNotMatch(t.stderr, /\r/, 'no carriage returns on a non-TTY stderr');
+  for (const f of ['config.yaml', 'metrics.jsonl', 'plot.png', '1/checkpoint.json', '2/checkpoint.json', 'best_model/checkpoint.json', 'final/checkpoint.json', 'final/model.json', 'final/optimizer.json', 'final/state.json']) {
+    assert.ok(fs.existsSync(path.join(run, f)), `${f} written`);
+  }
+  assert.match(fs.readFileSync(path.join(run, 'config.yaml'), 'utf8'), /^SEED: 3$/m);
+  const recs = records(run);
+  assert.equal(recs.filter((r) => r.type === 'train').length, 4, 'a train record every 2 of 8 steps');
+  const evals = recs.filter((r) => r.type === 'eval');
+  assert.equal(evals.length, 2, 'one evaluation per snapshot');
+  for (const e of evals) if (e.type === 'eval') assert.ok(e.miou >= 0 && e.miou <= 1 && e.iou.length === 2);
+  assert.match(t.stdout, /checkpoint: +\S*final/);
+  assert.match(t.stdout, /plot: +\S*plot\.png/);
+  const state = JSON.parse(fs.readFileSync(path.join(run, 'final', 'state.json'), 'utf8')) as { globalStep: number; seed: number; epoch: number };
+  assert.deepEqual([state.globalStep, state.seed, state.epoch], [8, 3, 2]);
+
+  const e = await runSeg(['eval', '--cfg', cfg, '--model', path.join(run, 'best_model'), '--json', '--backend', 'wasm'], { cwd: root.dir });
+  ok(e, 'eval');
+  const m = JSON.parse(e.stdout) as { miou: number; images: number; classes: Array<{ iou: number | null }>; confusion: number[][] };
+  assert.equal(m.images, 4);
+  assert.equal(m.classes.length, 2);
+  assert.equal(m.confusion.flat().reduce((a, b) => a + b, 0), 4 * 32 * 32, 'every val pixel counted once');
+  const table = await runSeg(['eval', '--cfg', cfg, '--backend', 'wasm'], { cwd: root.dir });
+  ok(table, 'eval (table)');
+  assert.match(table.stdout, /^class\s+IoU\s+precision\s+recall/m);
+  assert.match(table.stdout, /^mIoU \d\.\d{4} {2}accuracy \d\.\d{4} {2}kappa -?\d\.\d{4}/m);
+
+  const visDir = path.join(root.dir, 'vis');
+  const v = await runSeg(['vis', '--cfg', cfg, '--vis_dir', visDir, '--backend', 'wasm'], { cwd: root.dir });
+  ok(v, 'vis');
+  for (const k of [0, 1, 2, 3]) {
+    for (const f of [`${k}.png`, `overlay/${k}.jpg`, `compare/${k}.png`]) assert.ok(fs.existsSync(path.join(visDir, f)), `vis wrote ${f}`);
+  }
+  const meta = await sharp(path.join(visDir, '0.png')).metadata();
+  assert.deepEqual([meta.width, meta.height], [32, 32], 'prediction at the original size');
+  const cmp = await sharp(path.join(visDir, 'compare', '0.png')).metadata();
+  assert.equal(cmp.width, 4 * 32 + 3 * 4, 'input | truth | prediction | errors');
+
+  const single = await runSeg(['vis', '--cfg', cfg, '--image', path.join(data, 'val', 'images', '1.jpg'), '--vis_dir', path.join(root.dir, 'vis-one'), '--backend', 'wasm'], { cwd: root.dir });
+  ok(single, 'vis --image');
+  assert.ok(fs.existsSync(path.join(root.dir, 'vis-one', '1.png')));
+  assert.ok(!fs.existsSync(path.join(root.dir, 'vis-one', 'compare')), 'no comparison without a label');
+
+  const out = path.join(root.dir, 'cmp.png');
+  const p = await runSeg(['plot', run, run + '/metrics.jsonl', '-o', out], { cwd: root.dir });
+  ok(p, 'plot');
+  const pm = await sharp(out).metadata();
+  assert.equal(pm.format, 'png');
+  assert.ok((pm.width ?? 0) > 300 && (pm.height ?? 0) > 300);
+});
+
+test('resuming from an epoch snapshot reproduces the uninterrupted run; Ctrl-C saves interrupted/ and resumes exactly', async () => {
+  const full = path.join(root.dir, 'run-full');
+  const cfgFull = writeConfig('full', full, { epochs: 3 });
+  ok(await runSeg(['train', '--cfg', cfgFull, '--seed', '11', '--log_steps', '1', '--backend', 'wasm'], { cwd: root.dir }), 'uninterrupted run');
+  const reference = trainLosses(full);
+  assert.equal(reference.size, 12);
+
+  // Resume at epoch 2 from the snapshot of epoch 1.
+  const resumed = path.join(root.dir, 'run-resumed');
+  const cfgRes = writeConfig('resumed', resumed, { epochs: 3 });
+  const r = await runSeg(['train', '--cfg', cfgRes, '--log_steps', '1', '--backend', 'wasm', 'TRAIN.RESUME_MODEL_DIR', path.join(full, '1')], { cwd: root.dir });
+  ok(r, 'resumed run');
+  assert.match(r.stderr, /Resume from .*: epoch 2, step 0\/4 \(global step 4\)/);
+  const after1 = trainLosses(resumed);
+  assert.deepEqual([...after1.keys()], [5, 6, 7, 8, 9, 10, 11, 12]);
+  for (const [step, loss] of after1) assert.ok(Math.abs(loss - (reference.get(step) as number)) <= 1e-5 * Math.max(1, Math.abs(loss)), `step ${step}: ${loss} vs ${reference.get(step)}`);
+
+  // Ctrl-C in the middle of training, then resume from interrupted/.
+  const intr = path.join(root.dir, 'run-intr');
+  const cfgIntr = writeConfig('intr', intr, { epochs: 3 });
+  let sent = false;
+  const c = await runSeg(['train', '--cfg', cfgIntr, '--seed', '11', '--log_steps', '1', '--backend', 'wasm'], {
+    cwd: root.dir,
+    onSpawn: (child) =>
+      child.stderr?.on('data', (d: Buffer) => {
+        if (!sent && /epoch=1 step=2\/4/.test(d.toString())) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      }),
+  });
+  assert.equal(c.code, 130, c.stderr);
+  assert.match(c.stderr, /seg: interrupted error: interrupted at epoch \d step \d\/4; checkpoint saved to .*interrupted/);
+  assert.ok(fs.existsSync(path.join(intr, 'interrupted', 'checkpoint.json')));
+  const cont = await runSeg(['train', '--cfg', cfgIntr, '--log_steps', '1', '--backend', 'wasm', 'TRAIN.RESUME_MODEL_DIR', path.join(intr, 'interrupted')], { cwd: root.dir });
+  ok(cont, 'resume after Ctrl-C');
+  const all = trainLosses(intr);
+  assert.equal(all.size, 12, 'every step logged once across the two processes');
+  for (const [step, loss] of all) assert.ok(Math.abs(loss - (reference.get(step) as number)) <= 1e-5 * Math.max(1, Math.abs(loss)), `step ${step}: ${loss} vs ${reference.get(step)}`);
+});
+
+test('a non-finite loss stops the run naming the step and term, and leaves the last good checkpoint', async () => {
+  const run = path.join(root.dir, 'run-nan');
+  const cfg = writeConfig('nan', run, { epochs: 3 });
+  ok(await runSeg(['train', '--cfg', cfg, '--seed', '5', '--backend', 'wasm', 'SOLVER.NUM_EPOCHS', '1'], { cwd: root.dir }), 'first epoch');
+  const before1 = fs.readFileSync(path.join(run, '1', 'model.json'));
+  const beforeFinal = fs.readFileSync(path.join(run, 'final', 'model.json'));
+  const r = await runSeg(['train', '--cfg', cfg, '--backend', 'wasm', 'TRAIN.RESUME_MODEL_DIR', path.join(run, '1'), 'SOLVER.LR', '1e30', 'SOLVER.OPTIMIZER', 'sgd'], { cwd: root.dir });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /seg: runtime error: non-finite loss at epoch 2 step \d+ \(global step \d+\): loss=(NaN|Infinity|-Infinity)/);
+  assert.match(r.stderr, /hint: lower SOLVER\.LR/);
+  assert.deepEqual(fs.readFileSync(path.join(run, '1', 'model.json')), before1, 'the epoch-1 checkpoint is untouched');
+  assert.deepEqual(fs.readFileSync(path.join(run, 'final', 'model.json')), beforeFinal, 'the failed run wrote no final/');
+  assert.ok(!fs.existsSync(path.join(run, '2')), 'no snapshot of the failed epoch');
+  const e = await runSeg(['eval', '--cfg', cfg, '--model', path.join(run, '1'), '--backend', 'wasm', '--json'], { cwd: root.dir });
+  ok(e, 'the last good checkpoint still evaluates');
+});
+
+test('trainer errors: empty MODEL_SAVE_DIR (exit 2); a missing data folder names the command that creates it (exit 3)', async () => {
+  const cfg = writeConfig('bad', path.join(root.dir, 'unused'));
+  let r = await runSeg(['train', '--cfg', cfg, '--backend', 'wasm', 'TRAIN.MODEL_SAVE_DIR', "''"], { cwd: root.dir });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /TRAIN\.MODEL_SAVE_DIR is empty/);
+  r = await runSeg(['train', '--cfg', cfg, '--backend', 'wasm', 'DATASET.DATA_DIR', './dataset/MiniDeepGlobeRoadExtraction/'], { cwd: root.dir });
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /seg: data error: DATASET\.DATA_DIR \.\/dataset\/MiniDeepGlobeRoadExtraction\/ does not exist/);
+  assert.match(r.stderr, /hint: download it with `seg dataset download mini_deepglobe_road`/);
+  assert.ok(!fs.existsSync(path.join(root.dir, 'unused')), 'nothing written before the data is there');
+});
