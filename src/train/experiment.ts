@@ -1,0 +1,303 @@
+/**
+ * `seg experiment`: train several configs with the same seeds, data, schedule and budget, evaluate
+ * each on the val list, and write one comparison folder:
+ *
+ *   <out>/<run>/seed<k>/        each run's TRAIN.MODEL_SAVE_DIR (checkpoints, metrics.jsonl, plot.png)
+ *   <out>/results.md, .json     best mIoU, per-class IoU, foreground IoU, wall time and steps per run,
+ *                               and mean ± standard deviation over the seeds per config
+ *   <out>/curves.png            validation mIoU and foreground IoU per epoch (mean over seeds, ±1 sd band)
+ *   <out>/compare.png           the same val images: input | truth | each config's prediction
+ *
+ * A finished run (done.json) is not trained again; an interrupted one resumes from interrupted/
+ * (Ctrl-C) or from its latest snapshot (a killed process), so re-running the command continues
+ * where it stopped.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+import type { SegConfig } from '../config/schema.js';
+import { resolveConfig } from '../config/resolve.js';
+import type { RunContext } from '../util/context.js';
+import { SegError, usageError } from '../util/errors.js';
+import { checkpointExists } from '../checkpoint/checkpoint.js';
+import { DataLoader } from '../data/loader.js';
+import { writeSvgAsPng, encodeImage, type RawImage } from '../data/image_io.js';
+import { colorize } from '../data/palette.js';
+import { readLabel } from '../data/image_io.js';
+import * as tf from '@tensorflow/tfjs-core';
+import { train } from './trainer.js';
+import { readMetrics, type EvalRecord } from './metrics_log.js';
+import { loadModel } from './load_model.js';
+import { displayPalette, resizeLabelRegion } from './vis.js';
+import { probabilities } from './evaluate.js';
+import { finishRun } from './report.js';
+
+export interface ExperimentOptions {
+  configs: string[];
+  seeds: number[];
+  out: string;
+  overrides: string[];
+  workers: number;
+  /** Validation images in compare.png. */
+  compareImages: number;
+  interactive: boolean;
+  cwd?: string;
+}
+
+export interface RunSummary {
+  config: string;
+  name: string;
+  seed: number;
+  dir: string;
+  bestMetric: string;
+  best: number;
+  bestEpoch: number;
+  /** The evaluation at the best epoch. */
+  miou: number;
+  iou: Array<number | null>;
+  acc: number;
+  steps: number;
+  seconds: number;
+}
+
+export interface ConfigSummary {
+  name: string;
+  config: string;
+  seeds: number[];
+  miou: { mean: number; sd: number; values: number[] };
+  foregroundIou: { mean: number; sd: number; values: number[] } | null;
+  iouMean: Array<number | null>;
+  secondsMean: number;
+  steps: number;
+}
+
+export interface ExperimentResult {
+  out: string;
+  runs: RunSummary[];
+  configs: ConfigSummary[];
+  files: { markdown: string; json: string; curves: string; compare: string };
+}
+
+const runName = (cfgFile: string): string => path.basename(cfgFile).replace(/\.ya?ml$/i, '');
+
+export const meanSd = (xs: readonly number[]): { mean: number; sd: number } => {
+  const mean = xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, sd };
+};
+
+/** The latest numbered snapshot of a run folder, for resuming a run that was killed. */
+function latestSnapshot(dir: string): string | undefined {
+  if (!fs.existsSync(dir)) return undefined;
+  const epochs = fs
+    .readdirSync(dir)
+    .filter((d) => /^\d+$/.test(d) && checkpointExists(path.join(dir, d)))
+    .map(Number)
+    .sort((a, b) => b - a);
+  return epochs[0] === undefined ? undefined : path.join(dir, String(epochs[0]));
+}
+
+function summarise(name: string, cfgFile: string, seed: number, dir: string, cfg: SegConfig, seconds: number): RunSummary {
+  const recs = readMetrics(dir);
+  const evals = recs.filter((r): r is EvalRecord => r.type === 'eval');
+  if (evals.length === 0) throw new SegError('runtime', `run ${dir} has no evaluation in its metrics.jsonl`, { hint: 'delete the run folder and run the experiment again' });
+  const metric = cfg.TRAIN.BEST_METRIC;
+  const value = (e: EvalRecord): number => (metric === 'miou' ? e.miou : metric === 'acc' ? e.acc : metric === 'kappa' ? e.kappa : (e.iou[Number(metric.slice(4))] ?? 0));
+  let best = evals[0] as EvalRecord;
+  for (const e of evals) if (value(e) > value(best)) best = e;
+  const lastTrain = [...recs].reverse().find((r) => r.type === 'train');
+  return { config: cfgFile, name, seed, dir, bestMetric: metric, best: value(best), bestEpoch: best.epoch, miou: best.miou, iou: best.iou, acc: best.acc, steps: lastTrain?.step ?? 0, seconds };
+}
+
+export async function runExperiment(opts: ExperimentOptions, ctx: RunContext): Promise<ExperimentResult> {
+  const cwd = opts.cwd ?? process.cwd();
+  if (opts.configs.length < 1) throw usageError('give at least one --cfg');
+  const names = opts.configs.map(runName);
+  if (new Set(names).size !== names.length) throw usageError(`two configs share a name (${names.join(', ')})`, { hint: 'copy one under another file name' });
+  const out = path.resolve(cwd, opts.out);
+  fs.mkdirSync(out, { recursive: true });
+  const runs: RunSummary[] = [];
+  const resolved = new Map<string, SegConfig>();
+
+  for (const [i, cfgFile] of opts.configs.entries()) {
+    const name = names[i] as string;
+    for (const seed of opts.seeds) {
+      const dir = path.join(out, name, `seed${seed}`);
+      const doneFile = path.join(dir, 'done.json');
+      const base = resolveConfig({ cfgFile, overrides: opts.overrides, cwd, flagValues: { SEED: seed, 'TRAIN.MODEL_SAVE_DIR': dir, 'TEST.TEST_MODEL': path.join(dir, 'best_model') } }).config;
+      resolved.set(name, base);
+      if (fs.existsSync(doneFile)) {
+        const done = JSON.parse(fs.readFileSync(doneFile, 'utf8')) as { seconds: number };
+        ctx.log.info(`[experiment] ${name} seed ${seed}: finished earlier, not trained again`);
+        runs.push(summarise(name, cfgFile, seed, dir, base, done.seconds));
+        continue;
+      }
+      const resumeFrom = checkpointExists(path.join(dir, 'interrupted')) ? path.join(dir, 'interrupted') : latestSnapshot(dir);
+      const cfg: SegConfig = resumeFrom ? { ...base, TRAIN: { ...base.TRAIN, RESUME_MODEL_DIR: resumeFrom } } : base;
+      ctx.log.info(`[experiment] ${name} seed ${seed}: ${resumeFrom ? `resuming from ${path.relative(cwd, resumeFrom)}` : 'training'} → ${path.relative(cwd, dir)}`);
+      const previous = fs.existsSync(path.join(dir, 'seconds.json')) ? (JSON.parse(fs.readFileSync(path.join(dir, 'seconds.json'), 'utf8')) as { seconds: number }).seconds : 0;
+      const started = Date.now();
+      try {
+        const result = await train(cfg, { doEval: true, logSteps: 20, debug: false, workers: opts.workers, interactive: opts.interactive, cwd }, ctx);
+        await finishRun(result, cfg, ctx, { visualise: false, cwd });
+      } finally {
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(path.join(dir, 'seconds.json'), JSON.stringify({ seconds: previous + (Date.now() - started) / 1000 }));
+      }
+      const seconds = previous + (Date.now() - started) / 1000;
+      fs.writeFileSync(doneFile, JSON.stringify({ seconds, finished: new Date().toISOString() }));
+      runs.push(summarise(name, cfgFile, seed, dir, base, seconds));
+    }
+  }
+
+  const configs: ConfigSummary[] = names.map((name, i) => {
+    const rs = runs.filter((r) => r.name === name);
+    const mi = rs.map((r) => r.miou);
+    const numClasses = rs[0]?.iou.length ?? 0;
+    const fg = numClasses === 2 ? rs.map((r) => r.iou[1] ?? 0) : null;
+    const iouMean = Array.from({ length: numClasses }, (_, c) => {
+      const v = rs.map((r) => r.iou[c]).filter((x): x is number => x !== null && x !== undefined);
+      return v.length ? meanSd(v).mean : null;
+    });
+    return {
+      name,
+      config: opts.configs[i] as string,
+      seeds: rs.map((r) => r.seed),
+      miou: { ...meanSd(mi), values: mi },
+      foregroundIou: fg ? { ...meanSd(fg), values: fg } : null,
+      iouMean,
+      secondsMean: meanSd(rs.map((r) => r.seconds)).mean,
+      steps: rs[0]?.steps ?? 0,
+    };
+  });
+
+  const files = {
+    markdown: path.join(out, 'results.md'),
+    json: path.join(out, 'results.json'),
+    curves: path.join(out, 'curves.png'),
+    compare: path.join(out, 'compare.png'),
+  };
+  const classNames = resolved.get(names[0] as string)?.DATASET.CLASS_NAMES ?? null;
+  fs.writeFileSync(files.json, `${JSON.stringify({ seeds: opts.seeds, overrides: opts.overrides, configs, runs }, null, 2)}\n`);
+  fs.writeFileSync(files.markdown, renderMarkdown(configs, runs, classNames, opts));
+  await writeSvgAsPng(files.curves, await curvesSvg(runs));
+  await writeCompare(files.compare, names, opts.seeds[0] as number, out, resolved, opts, ctx);
+  return { out, runs, configs, files };
+}
+
+const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '–' : (100 * v).toFixed(2));
+
+function renderMarkdown(configs: ConfigSummary[], runs: RunSummary[], classNames: readonly string[] | null, opts: ExperimentOptions): string {
+  const C = runs[0]?.iou.length ?? 0;
+  const cls = Array.from({ length: C }, (_, c) => classNames?.[c] ?? `class ${c}`);
+  const lines = [
+    `Seeds ${opts.seeds.join(', ')}${opts.overrides.length ? `; overrides: \`${opts.overrides.join(' ')}\`` : ''}. Each run is evaluated on the val list after every snapshot; the numbers are those of its best evaluation (by TRAIN.BEST_METRIC). mIoU is in %, mean ± sample standard deviation over the seeds.`,
+    '',
+    `| config | mIoU (mean ± sd) | ${configs.some((c) => c.foregroundIou) ? 'foreground IoU (mean ± sd) | ' : ''}${cls.map((c) => `IoU ${c}`).join(' | ')} | steps | wall time per run |`,
+    `|---|---|${configs.some((c) => c.foregroundIou) ? '---|' : ''}${cls.map(() => '---').join('|')}|---|---|`,
+    ...configs.map(
+      (c) =>
+        `| ${c.name} | ${pct(c.miou.mean)} ± ${pct(c.miou.sd)} | ${c.foregroundIou ? `${pct(c.foregroundIou.mean)} ± ${pct(c.foregroundIou.sd)} | ` : configs.some((x) => x.foregroundIou) ? '– | ' : ''}${c.iouMean.map(pct).join(' | ')} | ${c.steps} | ${(c.secondsMean / 60).toFixed(1)} min |`,
+    ),
+    '',
+    '| run | seed | best epoch | mIoU | ' + cls.map((c) => `IoU ${c}`).join(' | ') + ' | acc | wall time |',
+    '|---|---|---|---|' + cls.map(() => '---').join('|') + '|---|---|',
+    ...runs.map((r) => `| ${r.name} | ${r.seed} | ${r.bestEpoch} | ${pct(r.miou)} | ${r.iou.map(pct).join(' | ')} | ${pct(r.acc)} | ${(r.seconds / 60).toFixed(1)} min |`),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+async function curvesSvg(runs: RunSummary[]): Promise<string> {
+  const rows: Array<{ config: string; seed: number; epoch: number; metric: string; value: number }> = [];
+  for (const r of runs) {
+    for (const e of readMetrics(r.dir)) {
+      if (e.type !== 'eval') continue;
+      rows.push({ config: r.name, seed: r.seed, epoch: e.epoch, metric: 'val mIoU', value: e.miou });
+      if (e.iou.length === 2) rows.push({ config: r.name, seed: r.seed, epoch: e.epoch, metric: 'val foreground IoU', value: e.iou[1] ?? 0 });
+    }
+  }
+  const metrics = [...new Set(rows.map((r) => r.metric))];
+  const panel = (metric: string) => ({
+    title: `${metric} (mean over seeds, band = ±1 sd)`,
+    width: 460,
+    height: 220,
+    data: { values: rows.filter((r) => r.metric === metric) },
+    encoding: {
+      x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' } },
+      color: { field: 'config', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 1, labelLimit: 400 } },
+    },
+    layer: [
+      { mark: { type: 'errorband', extent: 'stdev', opacity: 0.2 }, encoding: { y: { field: 'value', type: 'quantitative', title: metric } } },
+      { mark: { type: 'line', point: true }, encoding: { y: { aggregate: 'mean', field: 'value', type: 'quantitative', title: metric } } },
+    ],
+  });
+  const spec = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white', hconcat: metrics.map(panel), config: { font: 'DejaVu Sans, sans-serif' } } as unknown as TopLevelSpec;
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** compare.png: rows of val images; columns input | truth | each config's prediction (first seed's best model). */
+async function writeCompare(file: string, names: string[], seed: number, out: string, resolved: Map<string, SegConfig>, opts: ExperimentOptions, ctx: RunContext): Promise<void> {
+  const cfg0 = resolved.get(names[0] as string) as SegConfig;
+  const columns: Array<{ title: string; images: RawImage[] }> = [{ title: 'input', images: [] }, { title: 'ground truth', images: [] }];
+  const numClasses = cfg0.DATASET.NUM_CLASSES;
+  const palette = displayPalette(numClasses);
+  for (const name of names) {
+    const cfg = resolved.get(name) as SegConfig;
+    const model = loadModel(cfg, path.join(out, name, `seed${seed}`, 'best_model'));
+    const loader = new DataLoader(cfg, { workers: 0, signal: ctx.signal, cwd: opts.cwd ?? process.cwd() });
+    const col: RawImage[] = [];
+    try {
+      for await (const batch of loader.evalBatches('val', { keepOriginal: name === names[0], limit: opts.compareImages })) {
+        const { n, height: h, width: w, channels: c } = batch;
+        const predT = tf.tidy(() => tf.argMax(probabilities(model.apply(tf.tensor4d(batch.images, [n, h, w, c]), { training: false })), 3));
+        const preds = predT.dataSync();
+        predT.dispose();
+        for (let i = 0; i < n; i++) {
+          const info = batch.samples[i];
+          if (!info) continue;
+          const pred = resizeLabelRegion(preds.subarray(i * h * w, (i + 1) * h * w), w, info.validWidth, info.validHeight, info.originalWidth, info.originalHeight);
+          col.push(colorize(pred, info.originalWidth, info.originalHeight, palette));
+          if (name === names[0]) {
+            if (info.original) (columns[0] as { images: RawImage[] }).images.push(info.original);
+            if (info.entry.labelPath) {
+              const lab = await readLabel(info.entry.labelPath, { listFile: info.entry.listFile, line: info.entry.line });
+              (columns[1] as { images: RawImage[] }).images.push(colorize(lab.data, lab.width, lab.height, palette));
+            }
+          }
+        }
+      }
+    } finally {
+      await loader.close();
+      model.dispose();
+    }
+    columns.push({ title: name, images: col });
+  }
+  // Compose an SVG: a header row of titles, then one row per image; rasterised by sharp.
+  const cell = 160;
+  const gap = 6;
+  const header = 40;
+  const rowsN = Math.max(...columns.map((c) => c.images.length));
+  const width = columns.length * (cell + gap) + gap;
+  const height = header + rowsN * (cell + gap) + gap;
+  const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${width}" height="${height}"><rect width="100%" height="100%" fill="white"/>`];
+  for (const [ci, col] of columns.entries()) {
+    const x = gap + ci * (cell + gap);
+    parts.push(`<text x="${x + cell / 2}" y="${header - 14}" font-family="DejaVu Sans, sans-serif" font-size="13" text-anchor="middle">${escapeXml(col.title)}</text>`);
+    for (const [ri, img] of col.images.entries()) {
+      const png = (await encodeImage(img, 'png')).toString('base64');
+      parts.push(`<image x="${x}" y="${header + ri * (cell + gap)}" width="${cell}" height="${cell}" preserveAspectRatio="xMidYMid meet" style="image-rendering:pixelated" xlink:href="data:image/png;base64,${png}"/>`);
+    }
+  }
+  parts.push('</svg>');
+  await writeSvgAsPng(file, parts.join(''));
+}
