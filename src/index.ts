@@ -15,3 +15,18 @@ export { lovaszSoftmaxLoss } from './losses/lovasz_softmax_loss.js';
 export { LOSSES, LOSS_NAMES, type LossName } from './losses/registry.js';
 export { buildLoss, activeLossStage, type BuiltLoss, type LossTotals, type ActiveLossStage, type LossTerm, type LossConfig } from './losses/build.js';
 export type { LossFn, LossOptions } from './losses/types.js';
+export { buildModel, deeplabOptionsFromConfig, DeepLabV3Plus, type DeepLabOptions, type SegModel, type NamedVariable } from './models/build.js';
+export { BACKBONES, BACKBONE_NAMES, type BackboneName } from './models/backbones/registry.js';
+export { currentOps, setOps, referenceOps, type OpSet } from './ops/index.js';
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  restoreWeights,
+  loadPretrained,
+  downloadPretrained,
+  PRETRAINED,
+  type CheckpointData,
+  type LoadedCheckpoint,
+  type PretrainedReport,
+} from './checkpoint/index.js';
+export { exportModel, type ExportResult } from './export/export.js';
