@@ -85,11 +85,39 @@ function im2col(g: ConvGeometry, xv: Float32Array, pv: Float32Array, m0: number,
         const ix = ox * SW + kx * DW - left;
         if (iy < 0 || iy >= H || ix < 0 || ix >= W) {
           pv.fill(0, p, p + C);
+        } else if (C < 16) {
+          const xo = ((n * H + iy) * W + ix) * C;
+          for (let c = 0; c < C; c++) pv[p + c] = xv[xo + c]!;
         } else {
           const xo = ((n * H + iy) * W + ix) * C;
           pv.set(xv.subarray(xo, xo + C), p);
         }
         p += C;
+      }
+    }
+  }
+}
+
+/** Fill Pᵀ [K, rows] (the transposed im2col matrix of rows [m0, m0+rows)) from x. */
+function im2colT(g: ConvGeometry, xv: Float32Array, pt: Float32Array, m0: number, rows: number): void {
+  const { H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, top, left } = g;
+  for (let r = 0; r < rows; r++) {
+    const m = m0 + r;
+    const ox = m % OW;
+    const oy = Math.floor(m / OW) % OH;
+    const n = Math.floor(m / (OW * OH));
+    let k = 0;
+    for (let ky = 0; ky < KH; ky++) {
+      const iy = oy * SH + ky * DH - top;
+      for (let kx = 0; kx < KW; kx++) {
+        const ix = ox * SW + kx * DW - left;
+        if (iy < 0 || iy >= H || ix < 0 || ix >= W) {
+          for (let c = 0; c < C; c++) pt[(k + c) * rows + r] = 0;
+        } else {
+          const xo = ((n * H + iy) * W + ix) * C;
+          for (let c = 0; c < C; c++) pt[(k + c) * rows + r] = xv[xo + c]!;
+        }
+        k += C;
       }
     }
   }
@@ -180,11 +208,20 @@ export function conv2dBackpropFilter(h: Host, x: TensorInfo, dy: TensorInfo, fil
   let acc: TensorInfo | undefined;
   for (let m0 = 0; m0 < M; m0 += chunk) {
     const rows = Math.min(chunk, M - m0);
-    const p = h.allocUninit([rows, K]);
-    im2col(g, h.f32(x), h.f32(p), m0, rows);
     const dyc = rows === M ? dy2 : copyRows(h, dy2, m0, rows);
-    const part = matMulTN(h, p, dyc);
-    h.dispose(p);
+    let part: TensorInfo;
+    if (h.name === 'wasm') {
+      // Pᵀ built directly, so that XNNPACK's GEMM takes it untransposed
+      const pt = h.allocUninit([K, rows]);
+      im2colT(g, h.f32(x), h.f32(pt), m0, rows);
+      part = reshaped(h.run('BatchMatMul', { a: reshaped(pt, [1, K, rows]), b: reshaped(dyc, [1, rows, g.COUT]) }, { transposeA: false, transposeB: false }), [K, g.COUT]);
+      h.dispose(pt);
+    } else {
+      const p = h.allocUninit([rows, K]);
+      im2col(g, h.f32(x), h.f32(p), m0, rows);
+      part = matMulTN(h, p, dyc);
+      h.dispose(p);
+    }
     if (dyc !== dy2) h.dispose(dyc);
     if (acc === undefined) acc = part;
     else {

@@ -5,8 +5,10 @@
  *
  *   convBnAct, depthwiseBnAct   training-mode batch norm: the convolution as the reference op
  *                                computes it, then SegBatchNormActForward/Backward (batchnorm.ts)
- *                                instead of ~25 tfjs elementwise/reduction passes. Inference and
- *                                group norm: the reference op.
+ *                                instead of ~25 tfjs elementwise/reduction passes. Inference,
+ *                                group norm, and backends without seg's kernels: the reference op.
+ *
+ * registerTrainingKernels('wasm') installs them (installFusedOps), so `seg train` on wasm uses them.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dSame, depthwiseSame, referenceOps, setOps } from '../../ops/index.js';
@@ -29,14 +31,19 @@ function bnActTrain(y: tf.Tensor4D, norm: BatchNormParams, o: ConvNormActOptions
   return r.y;
 }
 
+/** Whether the fused path applies: training-mode BN on a backend that has seg's kernels. */
+function fusable(p: ConvNormParams, o: ConvNormActOptions): boolean {
+  return p.norm.kind === 'bn' && o.training && tf.getKernel('SegBatchNormActForward', tf.getBackend()) !== undefined;
+}
+
 function convBnAct(x: tf.Tensor4D, p: ConvNormParams, o: ConvNormActOptions): tf.Tensor4D {
-  if (p.norm.kind !== 'bn' || !o.training) return referenceOps.convBnAct(x, p, o);
+  if (!fusable(p, o) || p.norm.kind !== 'bn') return referenceOps.convBnAct(x, p, o);
   const norm = p.norm;
   return tf.tidy(() => bnActTrain(conv2dSame(x, p.kernel, o.stride ?? 1, o.dilation ?? 1), norm, o));
 }
 
 function depthwiseBnAct(x: tf.Tensor4D, p: ConvNormParams, o: ConvNormActOptions): tf.Tensor4D {
-  if (p.norm.kind !== 'bn' || !o.training) return referenceOps.depthwiseBnAct(x, p, o);
+  if (!fusable(p, o) || p.norm.kind !== 'bn') return referenceOps.depthwiseBnAct(x, p, o);
   const norm = p.norm;
   return tf.tidy(() => bnActTrain(depthwiseSame(x, p.kernel, o.stride ?? 1, o.dilation ?? 1), norm, o));
 }

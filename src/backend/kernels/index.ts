@@ -6,7 +6,12 @@
  *   Conv2DBackpropFilter, Conv2DBackpropInput     im2col/col2im + the backend's GEMM (conv.ts)
  *   DepthwiseConv2dNativeBackpropFilter/Input      direct loops (depthwise.ts)
  *   ResizeBilinearGrad                              exact adjoint incl. halfPixelCenters (resize.ts)
+ *   SegBatchNormActForward/Backward                 fused training-mode BN + activation (batchnorm.ts)
+ * on wasm only, for speed (stock versions are correct but slow):
+ *   Transpose, Sum, Mean, SplitV                    (layout.ts)
  * and, process-wide, Conv2D/DepthwiseConv2dNative gradients that allow dilation (gradients.ts).
+ * On wasm, the op layer's convBnAct/depthwiseBnAct are switched to the fused kernels (fast_ops.ts).
+ * The hot loops run as WebAssembly SIMD generated at run time (wasm/), with JS fallbacks.
  * Cases seg's kernels do not handle (NCHW, non-float32) go to the stock kernel where there is one.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -168,5 +173,7 @@ export function registerTrainingKernels(backend: HostName): Promise<void> {
     });
   }
   registeredOn.add(backend);
-  return gradientsReady;
+  if (backend !== 'wasm') return gradientsReady;
+  // loaded lazily: the op layer (and the tfjs union package it imports) is not needed for `seg --help`
+  return Promise.all([gradientsReady, import('./fast_ops.js').then((m) => void m.installFusedOps())]).then(() => undefined);
 }

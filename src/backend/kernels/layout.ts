@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { Host } from './host.js';
 import { sizeOf } from './host.js';
+import { Scratch, simdFor } from './wasm/runtime.js';
 
 /** Shape and permutation with size-1 axes dropped and axes that stay adjacent merged. */
 export function simplifyPermutation(shape: readonly number[], perm: readonly number[]): { shape: number[]; perm: number[] } {
@@ -128,6 +129,19 @@ export function transposeKernel(h: Host, x: TensorInfo, perm: number[]): TensorI
   if (x.dtype !== 'float32' && x.dtype !== 'int32') return undefined;
   const outShape = perm.map((ax) => x.shape[ax]!);
   const out = h.allocUninit(outShape, x.dtype);
+  const k = simdFor(h);
+  const s = simplifyPermutation(x.shape, perm);
+  if (k && s.shape.length === 2 && s.perm[0] === 1) {
+    // a plain matrix transpose (4-byte elements of either dtype)
+    k.transpose2d(h.ptr(x), h.ptr(out), s.shape[0]!, s.shape[1]!);
+    return out;
+  }
+  if (k && s.shape.length === 3 && s.perm[0] === 0 && s.perm[1] === 2 && s.perm[2] === 1) {
+    // a batch of matrix transposes
+    const [B, R, C] = s.shape as [number, number, number];
+    for (let i = 0; i < B; i++) k.transpose2d(h.ptr(x) + 4 * i * R * C, h.ptr(out) + 4 * i * R * C, R, C);
+    return out;
+  }
   transposeInto(view(h, x), view(h, out), x.shape, perm);
   return out;
 }
@@ -174,6 +188,23 @@ export function reduceKernel(h: Host, x: TensorInfo, axis: number | number[] | n
   if (!g) return undefined;
   const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
   const out = h.allocUninit(outShape);
+  const k = simdFor(h);
+  if (k && g.B >= 4) {
+    const s = new Scratch(h, 3 * g.B);
+    try {
+      for (let a = 0; a < g.A; a++) {
+        s.f32(0, 3 * g.B).fill(0);
+        k.colsum(h.ptr(x) + 4 * a * g.R * g.B, g.R, g.B, s.addr(2 * g.B), s.addr(0));
+        const sum = s.f64(0, g.B);
+        const ov = h.f32(out);
+        const scale = mean ? 1 / g.R : 1;
+        for (let b = 0; b < g.B; b++) ov[a * g.B + b] = sum[b]! * scale;
+      }
+    } finally {
+      s.dispose();
+    }
+    return out;
+  }
   reduceSum(h.f32(x), h.f32(out), g.A, g.R, g.B, mean ? 1 / g.R : 1);
   return out;
 }

@@ -124,7 +124,13 @@ export const f64x2 = {
   add: vbin(0xf0),
   splat: vun(0x14),
 };
+/** i8x16.shuffle of a and b by float lanes (0–3: a, 4–7: b). */
+function shuffle32(a: Code, b: Code, lanes: readonly [number, number, number, number]): Code {
+  const bytes = lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
+  return [...a, ...b, ...simd(0x0d), ...bytes];
+}
 export const v128 = {
+  shuffle32,
   and: vbin(0x4e),
   zero: (): Code => [...simd(0x0c), ...new Array<number>(16).fill(0)],
   /** Lanes 2, 3 of `a` moved to lanes 0, 1 (i8x16.shuffle). */

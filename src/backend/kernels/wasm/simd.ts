@@ -13,6 +13,7 @@
  *   bnbwdapply_<act>(dy, x, a, b, mu, k1, k0, dx, rows, C)
  *        dx = a·d + k1·(x − mu) + k0
  *   dwfilter(x, dy, rowacc32, out64, geometry…)     depthwise filter gradient (multiplier 1)
+ *   transpose2d(src, dst, R, C)                     [R, C] → [C, R]
  * Sums run in float32 over blocks of BLOCK rows and are folded into float64 accumulators.
  */
 import {
@@ -324,9 +325,63 @@ function dwfilter(): Func {
   return f;
 }
 
+/**
+ * out[c, r] = in[r, c] for a row-major [R, C] float32 matrix: 4×4 blocks transposed in registers
+ * (eight shuffles), the R mod 4 and C mod 4 edges element by element.
+ * Arguments: src, dst, R, C.
+ */
+function transpose2d(): Func {
+  const f = new Func('transpose2d', ['i32', 'i32', 'i32', 'i32']);
+  const [src, dst, R, C] = [0, 1, 2, 3];
+  const r = f.local('i32');
+  const c = f.local('i32');
+  const R4 = f.local('i32');
+  const C4 = f.local('i32');
+  const rowB = f.local('i32'); // C·4: bytes per input row
+  const colB = f.local('i32'); // R·4: bytes per output row
+  const p = f.local('i32'); // src address of (r, c)
+  const q = f.local('i32'); // dst address of (c, r)
+  const [a, b, cc, d, t0, t1, t2, t3] = [0, 1, 2, 3, 4, 5, 6, 7].map(() => f.local('v128')) as [number, number, number, number, number, number, number, number];
+  const at = (base: Code, row: Code, col: Code, rowBytes: number): Code => i32.add(base, i32.add(i32.mul(row, get(rowBytes)), i32.shl(col, i32c(2))));
+  f.emit(
+    set(R4, i32.and(get(R), i32c(~3))),
+    set(C4, i32.and(get(C), i32c(~3))),
+    set(rowB, i32.shl(get(C), i32c(2))),
+    set(colB, i32.shl(get(R), i32c(2))),
+    forLoop(r, i32c(0), get(R4), 4, [
+      forLoop(c, i32c(0), get(C4), 4, [
+        set(p, at(get(src), get(r), get(c), rowB)),
+        set(a, load128(get(p))),
+        set(b, load128(i32.add(get(p), get(rowB)))),
+        set(cc, load128(i32.add(get(p), i32.shl(get(rowB), i32c(1))))),
+        set(d, load128(i32.add(get(p), i32.mul(get(rowB), i32c(3))))),
+        set(t0, v128.shuffle32(get(a), get(b), [0, 4, 1, 5])),
+        set(t1, v128.shuffle32(get(a), get(b), [2, 6, 3, 7])),
+        set(t2, v128.shuffle32(get(cc), get(d), [0, 4, 1, 5])),
+        set(t3, v128.shuffle32(get(cc), get(d), [2, 6, 3, 7])),
+        set(q, at(get(dst), get(c), get(r), colB)),
+        store128(get(q), v128.shuffle32(get(t0), get(t2), [0, 1, 4, 5])),
+        store128(i32.add(get(q), get(colB)), v128.shuffle32(get(t0), get(t2), [2, 3, 6, 7])),
+        store128(i32.add(get(q), i32.shl(get(colB), i32c(1))), v128.shuffle32(get(t1), get(t3), [0, 1, 4, 5])),
+        store128(i32.add(get(q), i32.mul(get(colB), i32c(3))), v128.shuffle32(get(t1), get(t3), [2, 3, 6, 7])),
+      ]),
+      // columns C4..C of rows r..r+3
+      forLoop(c, get(C4), get(C), 1, [
+        storeF32(at(get(dst), get(c), get(r), colB), loadF32(at(get(src), get(r), get(c), rowB))),
+        storeF32(at(get(dst), get(c), i32.add(get(r), i32c(1)), colB), loadF32(at(get(src), i32.add(get(r), i32c(1)), get(c), rowB))),
+        storeF32(at(get(dst), get(c), i32.add(get(r), i32c(2)), colB), loadF32(at(get(src), i32.add(get(r), i32c(2)), get(c), rowB))),
+        storeF32(at(get(dst), get(c), i32.add(get(r), i32c(3)), colB), loadF32(at(get(src), i32.add(get(r), i32c(3)), get(c), rowB))),
+      ]),
+    ]),
+    // rows R4..R
+    forLoop(r, get(R4), get(R), 1, [forLoop(c, i32c(0), get(C), 1, [storeF32(at(get(dst), get(c), get(r), colB), loadF32(at(get(src), get(r), get(c), rowB)))])]),
+  );
+  return f;
+}
+
 /** The generated module's bytes. */
 export function simdModuleBytes(): Uint8Array {
-  const fns = [colsum(), colsumsq(), ...SIMD_ACTS.map(bnapply), ...SIMD_ACTS.map(bnbwdsum), ...SIMD_ACTS.map(bnbwdapply), dwfilter()];
+  const fns = [colsum(), colsumsq(), ...SIMD_ACTS.map(bnapply), ...SIMD_ACTS.map(bnbwdsum), ...SIMD_ACTS.map(bnbwdapply), dwfilter(), transpose2d()];
   return buildModule(fns);
 }
 
@@ -336,6 +391,7 @@ export type SimdExports = {
   colsum(x: I, rows: I, C: I, acc32: I, out64: I): void;
   colsumsq(x: I, rows: I, C: I, mu: I, acc32: I, out64: I): void;
   dwfilter(x: I, dy: I, racc: I, out64: I, N: I, H: I, W: I, C: I, OH: I, OW: I, KH: I, KW: I, SH: I, SW: I, DH: I, DW: I, top: I, left: I): void;
+  transpose2d(src: I, dst: I, R: I, C: I): void;
 } & { [K in `bnapply_${SimdAct}`]: (x: I, y: I, a: I, b: I, rows: I, C: I) => void } & {
   [K in `bnbwdsum_${SimdAct}`]: (dy: I, x: I, a: I, b: I, mu: I, rows: I, C: I, acc1: I, acc2: I, out1: I, out2: I) => void;
 } & { [K in `bnbwdapply_${SimdAct}`]: (dy: I, x: I, a: I, b: I, mu: I, k1: I, k0: I, dx: I, rows: I, C: I) => void };
