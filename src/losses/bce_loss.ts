@@ -5,29 +5,37 @@
  *   loss = (1/V) Σ_valid softplus(−s_i·x_i),   s_i = 2y_i − 1,
  *
  * which is −y log σ(x) − (1−y) log(1−σ(x)) written without cancellation: finite for |x| up to
- * 1e4 and beyond, gradient (σ(x) − y)/V. No valid pixel: loss 0, gradient 0.
+ * 1e4 and beyond, gradient (σ(x) − y)/V. The sum is taken in float64. No valid pixel: loss 0,
+ * gradient 0.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LossFn, ResolvedLossOptions } from './types.js';
-import { prepareLabels, resolveLossOptions, zeroLoss, type PreparedLabels } from './common.js';
+import { prepareLabels, resolveLossOptions, withPrecomputedGradient, zeroLoss, type PreparedLabels } from './common.js';
+import { peek } from './workspace.js';
 
 /** The loss with checked inputs (build.ts calls this after preparing the labels once). */
 export function bceCore(logits: tf.Tensor4D, labels: PreparedLabels, _options: ResolvedLossOptions): tf.Scalar {
   const { data, ignoreIndex, validCount: V } = labels;
   if (V === 0) return zeroLoss(logits);
-  const P = data.length;
-  const sign = new Float32Array(P); // −s_i
-  const weight = new Float32Array(P); // 1/V on valid pixels
-  for (let j = 0; j < P; j++) {
-    const y = data[j] as number;
-    if (y === ignoreIndex) continue;
-    sign[j] = y === 1 ? -1 : 1;
-    weight[j] = 1 / V;
-  }
-  return tf.tidy(() => {
-    const perPixel = tf.softplus(tf.mul(logits, tf.tensor(sign, logits.shape, 'float32')));
-    return tf.sum(tf.mul(perPixel, tf.tensor(weight, logits.shape, 'float32'))) as tf.Scalar;
+  return withPrecomputedGradient(logits, (recording) => {
+    const y = tf.reshape(labels.tensor, logits.shape);
+    const fg = tf.cast(tf.equal(y, 1), 'float32');
+    const perPixel = tf.softplus(tf.mul(logits, tf.sub(1, tf.mul(fg, 2)))); // softplus(−s·x)
+    const value = validMean(peek(perPixel) as Float32Array, data, ignoreIndex, V);
+    return {
+      value,
+      gradient: recording
+        ? () => tf.mul(tf.sub(tf.sigmoid(logits), fg), tf.div(tf.cast(tf.notEqual(y, ignoreIndex), 'float32'), V))
+        : undefined,
+    };
   });
+}
+
+/** (1/V) Σ_valid values, in float64. */
+function validMean(values: Float32Array, data: Int32Array, ignoreIndex: number, V: number): number {
+  let sum = 0;
+  for (let j = 0; j < data.length; j++) if (data[j] !== ignoreIndex) sum += values[j] as number;
+  return sum / V;
 }
 
 /**

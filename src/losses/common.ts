@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { dataError, usageError } from '../util/errors.js';
 import type { LossOptions, ResolvedLossOptions } from './types.js';
+import { peek, scratch } from './workspace.js';
 
 /** The defaults of LossOptions. */
 export const DEFAULT_LOSS_OPTIONS: Readonly<ResolvedLossOptions> = Object.freeze({
@@ -20,7 +21,9 @@ export type Head = 'one-channel' | 'multi-channel';
 
 /** Labels checked and read to JavaScript, with the counts the losses need. */
 export interface PreparedLabels {
-  /** Label values in NHW order (the tensor's own data on some backends: never write to it). */
+  /** The labels tensor. */
+  tensor: tf.Tensor3D;
+  /** Label values in NHW order: scratch memory (workspace.ts), valid during this loss call only. */
   data: Int32Array;
   N: number;
   H: number;
@@ -107,7 +110,8 @@ export function prepareLabels(name: string, head: Head, logits: tf.Tensor, label
     });
   }
   const K = head === 'one-channel' ? 2 : C;
-  const data = labels.dataSync() as Int32Array;
+  const data = scratch.i32('labels', N * H * W);
+  data.set(peek(labels));
   const classCounts = new Float64Array(K);
   const validPerImage = new Int32Array(N);
   const perImage = H * W;
@@ -124,7 +128,7 @@ export function prepareLabels(name: string, head: Head, logits: tf.Tensor, label
     validPerImage[n] = v;
     validCount += v;
   }
-  return { data, N, H, W, C, K, ignoreIndex, validCount, validPerImage, classCounts };
+  return { tensor: labels as tf.Tensor3D, data, N, H, W, C, K, ignoreIndex, validCount, validPerImage, classCounts };
 }
 
 function badLabel(name: string, head: Head, value: number, j: number, H: number, W: number, K: number, ignoreIndex: number) {
@@ -141,15 +145,36 @@ function badLabel(name: string, head: Head, value: number, j: number, H: number,
 }
 
 /**
- * A scalar of `input` with a hand-written gradient: `f` returns the value and `gradFunc`, which
- * maps d(result) (a scalar) to d(result)/d(input). A typed wrapper of tf.customGrad.
+ * A scalar of `input` with a hand-written gradient, a typed wrapper of tf.customGrad. `f` gets the
+ * input and tfjs's `save` (tensors to keep for the backward pass; it keeps nothing when no
+ * gradient is being recorded) and returns the value and `gradFunc`, which maps d(result) (a
+ * scalar) and the saved tensors to d(result)/d(input).
  */
 export function customScalar(
   input: tf.Tensor,
-  f: (x: tf.Tensor) => { value: tf.Scalar; gradFunc: (dy: tf.Scalar) => tf.Tensor },
+  f: (x: tf.Tensor, save: (tensors: tf.Tensor[]) => void) => { value: tf.Scalar; gradFunc: (dy: tf.Scalar, saved: tf.Tensor[]) => tf.Tensor },
 ): tf.Scalar {
-  const op = tf.customGrad<tf.Scalar>((...args) => f(args[0] as tf.Tensor));
+  const op = tf.customGrad<tf.Scalar>((...args) => f(args[0] as tf.Tensor, args[1] as (tensors: tf.Tensor[]) => void));
   return op(input);
+}
+
+/**
+ * A scalar loss whose gradient is computed in the forward pass, when one is being recorded (inside
+ * tf.grad, tf.valueAndGrad, tf.variableGrads, optimizer.minimize), and saved for the backward
+ * pass, which only scales it by d(result). `compute(recording)` returns the value and, when
+ * recording, `gradient()`: a tensor of the input's shape, built from data `compute` prepared (it
+ * runs right after `compute`, inside the same forward pass).
+ */
+export function withPrecomputedGradient(
+  input: tf.Tensor,
+  compute: (recording: boolean) => { value: number; gradient?: () => tf.Tensor },
+): tf.Scalar {
+  const recording = tf.engine().isTapeOn();
+  return customScalar(input, (x, save) => {
+    const r = compute(recording);
+    if (recording) save([r.gradient ? r.gradient() : tf.zerosLike(x)]);
+    return { value: tf.scalar(r.value), gradFunc: (dy, saved) => tf.mul(saved[0] as tf.Tensor, dy) };
+  });
 }
 
 /**
@@ -157,5 +182,5 @@ export function customScalar(
  * logits (so that tf.grad works): what a batch without valid pixels gives.
  */
 export function zeroLoss(logits: tf.Tensor): tf.Scalar {
-  return customScalar(logits, (x) => ({ value: tf.scalar(0), gradFunc: () => tf.zerosLike(x) }));
+  return withPrecomputedGradient(logits, () => ({ value: 0 }));
 }

@@ -9,10 +9,14 @@
  * valid pixels a loss of 1; with the smoothing, an image without foreground still pushes σ(x)
  * down (gently: ∂loss/∂p = 1/(Σp + 1)²), and an image without valid pixels gives 0. With
  * foreground, the difference from pdseg is O(1/(Σp + Σy)). No valid pixel: loss 0, gradient 0.
+ *
+ * The sums are taken in float64 on the CPU, and so is the gradient
+ * ∂loss/∂x_j = w_n·valid_j·σ'(x_j)·((2I + 1)/(S + 1)² − 2y_j/(S + 1)), I = Σ p·y, S = Σ p + Σ y.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LossFn, ResolvedLossOptions } from './types.js';
-import { prepareLabels, resolveLossOptions, zeroLoss, type PreparedLabels } from './common.js';
+import { prepareLabels, resolveLossOptions, withPrecomputedGradient, zeroLoss, type PreparedLabels } from './common.js';
+import { peek, scratch, tensorFrom } from './workspace.js';
 
 /** Smoothing added to the numerator and denominator of the dice ratio. */
 export const DICE_SMOOTH = 1;
@@ -23,32 +27,50 @@ export function diceCore(logits: tf.Tensor4D, labels: PreparedLabels, _options: 
   let images = 0;
   for (let n = 0; n < N; n++) if ((validPerImage[n] as number) > 0) images++;
   if (images === 0) return zeroLoss(logits);
-  const HW = H * W;
-  const valid = new Float32Array(N * HW);
-  const fg = new Float32Array(N * HW);
-  const sumY = new Float32Array(N);
-  const imageWeight = new Float32Array(N);
+  return withPrecomputedGradient(logits, (recording) => {
+    const p = peek(tf.sigmoid(logits)) as Float32Array;
+    const grad = recording ? scratch.f32('dice.grad', N * H * W) : undefined;
+    const value = dice(p, data, ignoreIndex, N, H * W, validPerImage, 1 / images, grad);
+    return { value, gradient: grad ? () => tensorFrom(grad, logits.shape) : undefined };
+  });
+}
+
+/** The loss from σ(x); fills `grad` with d loss / d x when given. */
+function dice(s: Float32Array, data: Int32Array, ignoreIndex: number, N: number, HW: number, validPerImage: Int32Array, imageWeight: number, grad: Float32Array | undefined): number {
+  let loss = 0;
   for (let n = 0; n < N; n++) {
-    let s = 0;
-    for (let j = n * HW; j < (n + 1) * HW; j++) {
+    const start = n * HW;
+    const end = start + HW;
+    if ((validPerImage[n] as number) === 0) {
+      grad?.fill(0, start, end);
+      continue;
+    }
+    let inter = 0;
+    let sumP = 0;
+    let sumY = 0;
+    for (let j = start; j < end; j++) {
       const y = data[j] as number;
       if (y === ignoreIndex) continue;
-      valid[j] = 1;
+      const p = s[j] as number;
+      sumP += p;
       if (y === 1) {
-        fg[j] = 1;
-        s++;
+        inter += p;
+        sumY++;
       }
     }
-    sumY[n] = s;
-    imageWeight[n] = (validPerImage[n] as number) > 0 ? 1 / images : 0;
+    const S = sumP + sumY + DICE_SMOOTH;
+    loss += imageWeight * (1 - (2 * inter + DICE_SMOOTH) / S);
+    if (grad) {
+      const a = (imageWeight * (2 * inter + DICE_SMOOTH)) / (S * S);
+      const b = (imageWeight * 2) / S;
+      for (let j = start; j < end; j++) {
+        const y = data[j] as number;
+        const p = s[j] as number;
+        grad[j] = y === ignoreIndex ? 0 : p * (1 - p) * (y === 1 ? a - b : a);
+      }
+    }
   }
-  return tf.tidy(() => {
-    const p = tf.mul(tf.sigmoid(tf.reshape(logits, [N, HW])), tf.tensor(valid, [N, HW], 'float32'));
-    const inter = tf.sum(tf.mul(p, tf.tensor(fg, [N, HW], 'float32')), 1);
-    const denom = tf.add(tf.sum(p, 1), tf.add(tf.tensor(sumY, [N], 'float32'), DICE_SMOOTH));
-    const perImage = tf.sub(1, tf.div(tf.add(tf.mul(inter, 2), DICE_SMOOTH), denom));
-    return tf.sum(tf.mul(perImage, tf.tensor(imageWeight, [N], 'float32'))) as tf.Scalar;
-  });
+  return loss;
 }
 
 /**

@@ -12,23 +12,25 @@
  * with g and π constants of the step. Per-image mode averages over the images that have at least
  * one valid pixel; a set without valid pixels gives 0 (and gradient 0).
  *
- * Implementation: logits and labels are read to JavaScript once, pixels whose error is ≤ 0 (they
- * add nothing and have zero gradient) are dropped, the rest are radix-sorted (lovasz_sort.ts),
- * and one pass computes the loss and d loss / d x = −s·g·[err > 0]. tf.customGrad hands that
- * gradient to autodiff, so the backward pass costs one tensor upload.
+ * Implementation: the logits are read on the CPU (no copy on wasm and cpu), pixels whose error is
+ * ≤ 0 (they add nothing and have zero gradient) are dropped, the rest are radix-sorted
+ * (lovasz_sort.ts), and one pass computes the loss and d loss / d x = −s·g·[err > 0], which is
+ * uploaded once as the gradient (tf.customGrad), when a gradient is being recorded.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LossFn, ResolvedLossOptions } from './types.js';
-import { customScalar, prepareLabels, resolveLossOptions, type PreparedLabels } from './common.js';
+import { prepareLabels, resolveLossOptions, withPrecomputedGradient, type PreparedLabels } from './common.js';
 import { ascendingKey, SortBuffers } from './lovasz_sort.js';
+import { peek, scratch, tensorFrom } from './workspace.js';
 
 /** The loss with checked inputs (build.ts calls this after preparing the labels once). */
 export function lovaszHingeCore(logits: tf.Tensor4D, labels: PreparedLabels, options: ResolvedLossOptions): tf.Scalar {
-  return customScalar(logits, (x) => {
-    const values = x.dataSync() as Float32Array;
-    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
-    const grad = new Float32Array(values.length);
+  return withPrecomputedGradient(logits, () => {
     const { N, H, W, data, validPerImage, validCount } = labels;
+    const x = peek(logits) as Float32Array; // read-only; no tensor is allocated while it is used
+    const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+    const grad = scratch.f32('hinge.grad', x.length);
+    grad.fill(0);
     const ignore = labels.ignoreIndex;
     let loss = 0;
     if (options.perImage) {
@@ -37,19 +39,14 @@ export function lovaszHingeCore(logits: tf.Tensor4D, labels: PreparedLabels, opt
       const buffers = new SortBuffers(H * W);
       for (let n = 0; n < N; n++) {
         if ((validPerImage[n] as number) === 0) continue;
-        loss += hingeFlat(values, bits, data, n * H * W, (n + 1) * H * W, ignore, 1 / images, grad, buffers);
+        loss += hingeFlat(x, bits, data, n * H * W, (n + 1) * H * W, ignore, 1 / images, grad, buffers);
       }
       if (images > 0) loss /= images;
     } else if (validCount > 0) {
-      loss = hingeFlat(values, bits, data, 0, N * H * W, ignore, 1, grad, new SortBuffers(N * H * W));
+      loss = hingeFlat(x, bits, data, 0, N * H * W, ignore, 1, grad, new SortBuffers(N * H * W));
     }
     if (Number.isNaN(loss)) grad.fill(NaN); // NaN logits: say so in the gradient too
-    const value = tf.scalar(loss);
-    const gradFunc = (dy: tf.Scalar) => {
-      const d = (dy.dataSync() as Float32Array)[0] as number;
-      return tf.tensor(d === 1 ? grad : grad.map((g) => g * d), x.shape, 'float32');
-    };
-    return { value, gradFunc };
+    return { value: loss, gradient: () => tensorFrom(grad, logits.shape) };
   });
 }
 
@@ -73,6 +70,8 @@ function hingeFlat(
   let G = 0; // foreground pixels
   let valid = 0;
   let n = 0; // candidates: valid pixels with err > 0, i.e. margin s·x < 1
+  let min = 0xffffffff;
+  let max = 0;
   let sawNaN = false;
   for (let j = start; j < end; j++) {
     const y = labels[j] as number;
@@ -82,19 +81,21 @@ function hingeFlat(
     const xj = x[j] as number;
     const margin = y === 1 ? xj : -xj;
     if (margin < 1) {
-      // Sort by margin ascending = error descending; the margin's bits are x's with the sign flipped for y = 0.
+      // Sort by margin ascending = error descending; the margin's bits are x's with the sign
+      // flipped for y = 0. The index carries the label in its top bit.
       let b = y === 1 ? (xBits[j] as number) : ((xBits[j] as number) ^ 0x80000000) >>> 0;
       if ((b & 0x7fffffff) === 0) b = 0; // −0 sorts as +0
-      keys[n] = ascendingKey(b);
-      index[n] = j;
-      n++;
+      const key = ascendingKey(b);
+      keys[n] = key;
+      index[n++] = y === 1 ? (j | 0x80000000) >>> 0 : j;
+      if (key < min) min = key;
+      if (key > max) max = key;
     } else if (margin !== margin) {
       sawNaN = true;
     }
   }
   if (sawNaN) return NaN;
   if (valid === 0 || n === 0) return 0;
-  let loss = 0;
   if (G === 0) {
     // No foreground: g = (1, 0, 0, ...), only the largest error counts (first pixel among ties).
     let best = 0;
@@ -105,36 +106,40 @@ function hingeFlat(
   }
   if (G === valid) {
     // Only foreground: g_k = 1/G at every position, whatever the order.
+    let loss = 0;
     for (let k = 0; k < n; k++) {
-      const j = index[k] as number;
+      const j = (index[k] as number) & 0x7fffffff;
       loss += 1 - (x[j] as number);
       grad[j] = -scale / G;
     }
     return loss / G;
   }
-  const order = buffers.sort(n);
+  const order = buffers.sort(n, min, max);
+  // The sorted keys give the margins back, so the walk reads memory in order and only writes the
+  // gradient at random.
+  const sortedKeys = buffers.keys;
+  let loss = 0;
   let cum = 0;
   let prevJ = 0;
   for (let k = 0; k < n; k++) {
-    const j = order[k] as number;
-    const y = labels[j] as number;
-    cum += y;
-    const inter = G - cum;
-    const union = G + (k + 1 - cum);
-    const jac = 1 - inter / union;
+    const tagged = order[k] as number;
+    const j = tagged & 0x7fffffff;
+    const key = sortedKeys[k] as number;
+    f32u[0] = (key & 0x80000000) !== 0 ? key & 0x7fffffff : ~key >>> 0; // inverse of ascendingKey
+    const err = 1 - (f32[0] as number); // 1 − margin
+    const fg = tagged !== j;
+    if (fg) cum++;
+    const jac = 1 - (G - cum) / (G + (k + 1 - cum));
     const g = jac - prevJ;
     prevJ = jac;
-    const xj = x[j] as number;
-    if (y === 1) {
-      loss += (1 - xj) * g;
-      grad[j] = -g * scale;
-    } else {
-      loss += (1 + xj) * g;
-      grad[j] = g * scale;
-    }
+    loss += err * g;
+    grad[j] = fg ? -g * scale : g * scale;
   }
   return loss;
 }
+
+const f32 = new Float32Array(1);
+const f32u = new Uint32Array(f32.buffer);
 
 /**
  * Lovász hinge loss of one-channel logits `[N, H, W, 1]` (raw scores, no sigmoid) against binary

@@ -15,43 +15,28 @@
  * valid pixels gives 0 (and gradient 0). An absent class under 'all' has g = (1, 0, ...): its
  * loss is the largest p_c, which pushes that probability down.
  *
- * Implementation: the softmax runs on the backend; probabilities and labels are read to
- * JavaScript once; valid pixels are compacted and the probabilities transposed class-major; per
- * class, pixels with err > 0 are radix-sorted (lovasz_sort.ts) and one pass gives loss_c and
- * d loss / d p. The backward pass applies the softmax Jacobian in the same JavaScript loop
- * (dz = p ⊙ (dp − Σ_c dp·p)) and uploads one tensor (tf.customGrad).
+ * Implementation: the softmax runs on the backend; the probabilities of the valid pixels are
+ * copied to the CPU once, transposed class-major on the way; per class, pixels with err > 0 are
+ * radix-sorted (lovasz_sort.ts) and one pass gives loss_c and d loss / d p. When a gradient is
+ * being recorded, the softmax Jacobian is applied in JavaScript too (dz = p ⊙ (dp − Σ_c dp·p))
+ * and the result uploaded once (tf.customGrad).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LossFn, ResolvedLossOptions } from './types.js';
-import { customScalar, prepareLabels, resolveLossOptions, type PreparedLabels } from './common.js';
+import { prepareLabels, resolveLossOptions, withPrecomputedGradient, type PreparedLabels } from './common.js';
+import { peek, scratch, tensorFrom } from './workspace.js';
 import { descendingKeyPositive, SortBuffers } from './lovasz_sort.js';
 
 /** The loss with checked inputs (build.ts calls this after preparing the labels once). */
 export function lovaszSoftmaxCore(logits: tf.Tensor4D, labels: PreparedLabels, options: ResolvedLossOptions): tf.Scalar {
-  return customScalar(logits, (z) => {
+  return withPrecomputedGradient(logits, (recording) => {
     const { N, H, W, C, data, ignoreIndex, validCount: V, validPerImage } = labels;
     const P = N * H * W;
-    const probs = tf.tidy(() => tf.softmax(z)).dataSync() as Float32Array;
-
-    // Compact the valid pixels: vIndex[v] = pixel, lab[v] = label, pT[c·V + v] = p_c.
-    let sawNaN = false;
-    const vIndex = new Uint32Array(V);
-    const lab = new Int32Array(V);
-    const pT = new Float32Array(C * V);
-    for (let j = 0, v = 0; j < P; j++) {
-      const y = data[j] as number;
-      if (y === ignoreIndex) continue;
-      vIndex[v] = j;
-      lab[v] = y;
-      const row = j * C;
-      for (let c = 0; c < C; c++) {
-        const p = probs[row + c] as number;
-        if (p !== p) sawNaN = true;
-        pT[c * V + v] = p;
-      }
-      v++;
-    }
-    const pTBits = new Uint32Array(pT.buffer);
+    // The probabilities of the valid pixels, transposed class-major while they are copied to
+    // the CPU, so that the per-class loops read memory in order: vIndex[v] = pixel (undefined
+    // when no pixel is ignored), lab[v] = label, pT[c·V + v] = p_c.
+    const { vIndex, lab, pT, sawNaN } = compact(peek(tf.softmax(logits)) as Float32Array, data, ignoreIndex, C, V);
+    const pTBits = new Uint32Array(pT.buffer, pT.byteOffset, pT.length);
 
     // The sets: the whole batch, or one per image, as ranges of the compacted pixels.
     const ranges: Array<[number, number]> = [];
@@ -65,46 +50,82 @@ export function lovaszSoftmaxCore(logits: tf.Tensor4D, labels: PreparedLabels, o
       ranges.push([0, V]);
     }
 
-    const dP = new Float32Array(C * V); // d loss / d p, class-major over compacted pixels
+    const dP = scratch.f32('lovasz_softmax.dP', C * V); // scale · d loss / d p, class-major
+    dP.fill(0);
     const counts = new Float64Array(C);
     let maxLen = 0;
     for (const [s, e] of ranges) maxLen = Math.max(maxLen, e - s);
     const buffers = new SortBuffers(maxLen);
-    const scratch = new Float32Array(1);
-    const scratchBits = new Uint32Array(scratch.buffer);
     let loss = 0;
-    for (const [s, e] of ranges) {
-      if (sawNaN) break; // non-finite logits: the loss is NaN (the trainer stops on it)
-      counts.fill(0);
-      for (let v = s; v < e; v++) counts[lab[v] as number] = (counts[lab[v] as number] as number) + 1;
+    for (const [s, e] of sawNaN ? [] : ranges) {
+      countLabels(lab, s, e, counts);
       let nClasses = 0;
       for (let c = 0; c < C; c++) if (options.classes === 'all' || (counts[c] as number) > 0) nClasses++;
       const scale = 1 / (nClasses * ranges.length);
       for (let c = 0; c < C; c++) {
         const G = counts[c] as number;
         if (options.classes === 'present' && G === 0) continue;
-        loss += classLoss(c, G, s, e, V, lab, pT, pTBits, dP, scale, buffers, scratch, scratchBits) * scale;
+        loss += classLoss(c, G, s, e, V, lab, pT, pTBits, dP, scale, buffers) * scale;
       }
     }
-    const value = tf.scalar(sawNaN ? NaN : loss);
-
-    const gradFunc = (dy: tf.Scalar) => {
-      const d = (dy.dataSync() as Float32Array)[0] as number;
-      const dz = new Float32Array(P * C);
-      if (sawNaN) return tf.tensor(dz.fill(NaN), z.shape, 'float32');
-      for (let v = 0; v < V; v++) {
-        let dot = 0;
-        for (let c = 0; c < C; c++) dot += (dP[c * V + v] as number) * (pT[c * V + v] as number);
-        const row = (vIndex[v] as number) * C;
-        for (let c = 0; c < C; c++) {
-          const p = pT[c * V + v] as number;
-          dz[row + c] = d * p * ((dP[c * V + v] as number) - dot);
-        }
-      }
-      return tf.tensor(dz, z.shape, 'float32');
-    };
-    return { value, gradFunc };
+    if (!recording) return { value: sawNaN ? NaN : loss };
+    // d loss / d z = p ⊙ (dP − Σ_c dP_c p_c), written in the logits' own layout.
+    const dz = scratch.f32('lovasz_softmax.dz', P * C);
+    if (sawNaN) dz.fill(NaN);
+    else softmaxBackward(pT, dP, vIndex, C, V, dz);
+    return { value: sawNaN ? NaN : loss, gradient: () => tensorFrom(dz, logits.shape) };
   });
+}
+
+/**
+ * The valid pixels of row-major probabilities [P, C] (a read-only view), copied class-major to
+ * scratch memory: vIndex[v] = pixel (undefined when no pixel is ignored), lab[v] = label,
+ * pT = [C, V]; and whether any probability is NaN.
+ */
+function compact(probs: Float32Array, data: Int32Array, ignoreIndex: number, C: number, V: number): { vIndex: Uint32Array | undefined; lab: Int32Array; pT: Float32Array; sawNaN: boolean } {
+  const P = data.length;
+  const pT = scratch.f32('lovasz_softmax.p', C * V);
+  let vIndex: Uint32Array | undefined;
+  let lab = data;
+  if (V < P) {
+    vIndex = scratch.u32('lovasz_softmax.vIndex', V);
+    lab = scratch.i32('lovasz_softmax.lab', V);
+    for (let j = 0, v = 0; j < P; j++) {
+      const y = data[j] as number;
+      if (y === ignoreIndex) continue;
+      vIndex[v] = j;
+      lab[v++] = y;
+    }
+  }
+  let nan = false;
+  for (let v = 0; v < V; v++) {
+    const row = (vIndex === undefined ? v : (vIndex[v] as number)) * C;
+    for (let c = 0; c < C; c++) {
+      const p = probs[row + c] as number;
+      if (p !== p) nan = true;
+      pT[c * V + v] = p;
+    }
+  }
+  return { vIndex, lab, pT, sawNaN: nan };
+}
+
+function countLabels(lab: Int32Array, s: number, e: number, counts: Float64Array): void {
+  counts.fill(0);
+  for (let v = s; v < e; v++) {
+    const y = lab[v] as number;
+    counts[y] = (counts[y] as number) + 1;
+  }
+}
+
+/** dz = p ⊙ (dP − Σ_c dP_c p_c), row-major [P, C]; 0 at ignored pixels. */
+function softmaxBackward(pT: Float32Array, dP: Float32Array, vIndex: Uint32Array | undefined, C: number, V: number, dz: Float32Array): void {
+  if (vIndex !== undefined) dz.fill(0);
+  for (let v = 0; v < V; v++) {
+    let dot = 0;
+    for (let c = 0, i = v; c < C; c++, i += V) dot += (dP[i] as number) * (pT[i] as number);
+    const row = (vIndex === undefined ? v : (vIndex[v] as number)) * C;
+    for (let c = 0, i = v; c < C; c++, i += V) dz[row + c] = (pT[i] as number) * ((dP[i] as number) - dot);
+  }
 }
 
 /**
@@ -123,11 +144,8 @@ function classLoss(
   dP: Float32Array,
   scale: number,
   buffers: SortBuffers,
-  scratch: Float32Array,
-  scratchBits: Uint32Array,
 ): number {
   const base = c * V;
-  const total = e - s;
   if (G === 0) {
     // Absent class ('all'): g = (1, 0, ...), loss = the largest p_c (first pixel among ties).
     let best = -1;
@@ -142,8 +160,8 @@ function classLoss(
     if (best >= 0) dP[base + best] = scale;
     return bestP;
   }
-  if (G === total) {
-    // Only class c in the set: g_k = 1/G everywhere, loss = mean of 1 − p_c.
+  if (G === e - s) {
+    // Only class c in the set: g_k = 1/G at every position, loss = mean of 1 − p_c.
     let loss = 0;
     for (let v = s; v < e; v++) {
       const p = pT[base + v] as number;
@@ -154,43 +172,60 @@ function classLoss(
     }
     return loss / G;
   }
+  // Candidates: pixels with a positive error (the others add 0 and have gradient 0), keyed by
+  // decreasing error; the index carries the foreground flag in its top bit.
   const keys = buffers.keys;
   const index = buffers.index;
+  const one = 0x3f800000; // bits of 1.0f
   let n = 0;
+  let min = 0xffffffff;
+  let max = 0;
   for (let v = s; v < e; v++) {
-    const p = pT[base + v] as number;
+    const bits = pTBits[base + v] as number;
+    let key: number;
     if (lab[v] === c) {
-      if (p < 1) {
-        scratch[0] = 1 - p;
-        keys[n] = descendingKeyPositive(scratchBits[0] as number);
-        index[n++] = v;
-      }
-    } else if (p > 0) {
-      keys[n] = descendingKeyPositive(pTBits[base + v] as number);
-      index[n++] = v;
+      if (bits >= one) continue; // p = 1: err = 0
+      // err = 1 − p, exact in float32 for p ≥ 0.5; below, the float32 rounding of 1 − p only
+      // orders errors that agree to 6e-8.
+      key = descendingKeyPositive(f32bits(1 - (pT[base + v] as number)));
+      index[n] = (v | 0x80000000) >>> 0;
+    } else {
+      if (bits === 0) continue; // p = 0: err = 0
+      key = descendingKeyPositive(bits);
+      index[n] = v;
     }
+    keys[n++] = key;
+    if (key < min) min = key;
+    if (key > max) max = key;
   }
-  const order = buffers.sort(n);
+  const order = buffers.sort(n, min, max);
+  // The sorted keys give the errors back (float32), so the walk reads memory in order and only
+  // writes dP at random.
+  const sortedKeys = buffers.keys;
   let loss = 0;
   let cum = 0;
   let prevJ = 0;
   for (let k = 0; k < n; k++) {
-    const v = order[k] as number;
-    const fg = lab[v] === c ? 1 : 0;
-    cum += fg;
+    const tagged = order[k] as number;
+    const v = tagged & 0x7fffffff;
+    f32u[0] = 0x7fffffff - (sortedKeys[k] as number);
+    const err = f32[0] as number;
+    if (tagged !== v) cum++;
     const jac = 1 - (G - cum) / (G + (k + 1 - cum));
     const g = jac - prevJ;
     prevJ = jac;
-    const p = pT[base + v] as number;
-    if (fg === 1) {
-      loss += (1 - p) * g;
-      dP[base + v] = -g * scale;
-    } else {
-      loss += p * g;
-      dP[base + v] = g * scale;
-    }
+    loss += err * g;
+    dP[base + v] = tagged !== v ? -g * scale : g * scale;
   }
   return loss;
+}
+
+const f32 = new Float32Array(1);
+const f32u = new Uint32Array(f32.buffer);
+/** Bits of the float32 nearest to x. */
+function f32bits(x: number): number {
+  f32[0] = x;
+  return f32u[0] as number;
 }
 
 /**

@@ -12,7 +12,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LossFn, ResolvedLossOptions } from './types.js';
-import { prepareLabels, resolveLossOptions, zeroLoss, type PreparedLabels } from './common.js';
+import { prepareLabels, resolveLossOptions, withPrecomputedGradient, zeroLoss, type PreparedLabels } from './common.js';
+import { peek } from './workspace.js';
 import { usageError } from '../util/errors.js';
 
 /** The class weights an options object and a batch give (length C). */
@@ -39,14 +40,41 @@ export function softmaxCore(logits: tf.Tensor4D, labels: PreparedLabels, options
   const { N, H, W, C, data, ignoreIndex, validCount: V } = labels;
   if (V === 0) return zeroLoss(logits);
   const w = softmaxClassWeights(labels, options.classWeights);
-  // The target: a one-hot row per valid pixel, carrying w_y / V (all zeros for ignored pixels).
   const P = N * H * W;
-  const target = new Float32Array(P * C);
-  for (let j = 0; j < P; j++) {
+  return withPrecomputedGradient(logits, (recording) => {
+    // Per pixel, from the labels tensor on the backend: the target (0 where ignored), its weight
+    // w_y / V (0 where ignored) and the flat index of its logit.
+    const y = tf.reshape(labels.tensor, [P]);
+    const valid = tf.notEqual(y, ignoreIndex);
+    const target = tf.where(valid, y, tf.zerosLike(y));
+    const table = tf.tensor1d([...Array.from(w, (x) => x / V), 0], 'float32');
+    const weight = tf.gather(table, tf.where(valid, y, tf.fill([P], C, 'int32')));
+    const z = tf.reshape(logits, [P, C]);
+    const zY = tf.gather(tf.reshape(z, [P * C]), tf.add(tf.mul(tf.range(0, P, 1, 'int32'), tf.scalar(C, 'int32')), target));
+    // −log softmax(z)_y = max(z) − z_y − log(max_c softmax(z)_c): exact for any finite logits
+    // (max_c softmax ≥ 1/C), and the softmax kernel is much faster than an elementwise exp.
+    const zMax = tf.max(z, 1);
+    const p = tf.softmax(z);
+    const pMax = tf.max(p, 1);
+    const sum = weightedSum(peek(zMax) as Float32Array, peek(zY) as Float32Array, peek(pMax) as Float32Array, data, ignoreIndex, w, V);
+    return {
+      value: sum,
+      // d loss / d z = (softmax(z) − onehot(y)) · w_y / V. (oneHot is made as int32 and cast:
+      // tfjs-backend-wasm 4.22's OneHot with dtype float32 writes integer bit patterns.)
+      gradient: recording ? () => tf.reshape(tf.mul(tf.sub(p, tf.cast(tf.oneHot(target, C), 'float32')), tf.expandDims(weight, 1)), logits.shape) : undefined,
+    };
+  });
+}
+
+/** Σ_valid w_y/V · (zMax − zY − log pMax), in float64. */
+function weightedSum(zMax: Float32Array, zY: Float32Array, pMax: Float32Array, data: Int32Array, ignoreIndex: number, w: Float64Array, V: number): number {
+  let loss = 0;
+  for (let j = 0; j < data.length; j++) {
     const y = data[j] as number;
-    if (y !== ignoreIndex) target[j * C + y] = (w[y] as number) / V;
+    if (y === ignoreIndex) continue;
+    loss += (w[y] as number) * ((zMax[j] as number) - (zY[j] as number) - Math.log(pMax[j] as number));
   }
-  return tf.tidy(() => tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), tf.tensor(target, logits.shape, 'float32')))) as tf.Scalar);
+  return loss / V;
 }
 
 /**
