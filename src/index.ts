@@ -30,3 +30,14 @@ export {
   type PretrainedReport,
 } from './checkpoint/index.js';
 export { exportModel, type ExportResult } from './export/export.js';
+// Data: file lists, image IO, augmentation, the loader, seg check, datasets (never imports tfjs).
+export { readSplit, parseFileList, listFileFor, type ListEntry, type Split } from './data/file_list.js';
+export { readImage, readLabel, writeImage, writeLabelPng, writeSvgAsPng, svgToPng, encodeImage, encodeLabelPng, type RawImage, type DecodedImage, type DecodedLabel, type ImageType } from './data/image_io.js';
+export { vocPalette, colorize, overlay, type Rgb } from './data/palette.js';
+export { augmentTrain, prepareEval, predictionToOriginal, pipelineOptions, type PipelineOptions, type AugmentedSample, type EvalSample } from './data/augment.js';
+export { DataLoader, trainBatches, evalBatches, stepsPerEpoch, defaultWorkers, epochOrder, sampleSeed, type Batch, type EvalBatch, type EvalSampleInfo, type LoaderOptions } from './data/loader.js';
+export { checkDataset, formatReport, detailLog, type CheckReport, type CheckItem, type SplitReport } from './data/check.js';
+export { ensureDataset, missingDatasetHint } from './data/datasets/ensure.js';
+export { makeDataset, MAKE_NAMES, type MakeName, type Manifest } from './data/datasets/make.js';
+export { fetchDataset, type FetchResult } from './data/datasets/fetch.js';
+export { createDatasetLists } from './data/datasets/list.js';

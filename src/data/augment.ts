@@ -329,7 +329,11 @@ function renderView<T extends Float32Array | Uint8ClampedArray>(
   const image = make(W * H * C);
   const label = lab ? new Int32Array(W * H).fill(ignore) : null;
   // Fill everything with the padding colour; valid pixels are overwritten below.
-  for (let i = 0; i < W * H; i++) for (let c = 0; c < C; c++) image[i * C + c] = fill[c] ?? fill[0] ?? 0;
+  const fills = Array.from({ length: C }, (_, c) => fill[c] ?? fill[0] ?? 0);
+  for (let c = 0; c < C; c++) {
+    const fc = fills[c] as number;
+    for (let o = c; o < W * H * C; o += C) image[o] = fc;
+  }
   const clips = allClips(v);
   const [a, b, cc, d, e, f] = v.map;
   const axisAligned = clips.every((c) => c.map[1] === 0 && c.map[3] === 0);
@@ -360,19 +364,49 @@ function renderView<T extends Float32Array | Uint8ClampedArray>(
       const r0 = Math.min(sh - 1, Math.max(0, j0)) * sw;
       const r1 = Math.min(sh - 1, Math.max(0, j0 + 1)) * sw;
       const ny = Math.min(sh - 1, Math.max(0, Math.floor(vv))) * sw;
-      for (let x = xs; x < xe; x++) {
-        const wx = wxs[x] as number;
-        const p00 = (r0 + (x0s[x] as number)) * C;
-        const p01 = (r0 + (x1s[x] as number)) * C;
-        const p10 = (r1 + (x0s[x] as number)) * C;
-        const p11 = (r1 + (x1s[x] as number)) * C;
-        const o = (y * W + x) * C;
-        for (let c = 0; c < C; c++) {
-          const top = (src[p00 + c] as number) + ((src[p01 + c] as number) - (src[p00 + c] as number)) * wx;
-          const bot = (src[p10 + c] as number) + ((src[p11 + c] as number) - (src[p10 + c] as number)) * wx;
-          image[o + c] = top + (bot - top) * wy;
+      if (C === 3) {
+        // The common case, unrolled: 3 channels.
+        for (let x = xs; x < xe; x++) {
+          const wx = wxs[x] as number;
+          const p00 = (r0 + (x0s[x] as number)) * 3;
+          const p01 = (r0 + (x1s[x] as number)) * 3;
+          const p10 = (r1 + (x0s[x] as number)) * 3;
+          const p11 = (r1 + (x1s[x] as number)) * 3;
+          const o = (y * W + x) * 3;
+          let s00 = src[p00] as number;
+          let top = s00 + ((src[p01] as number) - s00) * wx;
+          let s10 = src[p10] as number;
+          let bot = s10 + ((src[p11] as number) - s10) * wx;
+          image[o] = top + (bot - top) * wy;
+          s00 = src[p00 + 1] as number;
+          top = s00 + ((src[p01 + 1] as number) - s00) * wx;
+          s10 = src[p10 + 1] as number;
+          bot = s10 + ((src[p11 + 1] as number) - s10) * wx;
+          image[o + 1] = top + (bot - top) * wy;
+          s00 = src[p00 + 2] as number;
+          top = s00 + ((src[p01 + 2] as number) - s00) * wx;
+          s10 = src[p10 + 2] as number;
+          bot = s10 + ((src[p11 + 2] as number) - s10) * wx;
+          image[o + 2] = top + (bot - top) * wy;
         }
-        if (label && lab) label[y * W + x] = lab[ny + (nxs[x] as number)] as number;
+      } else {
+        for (let x = xs; x < xe; x++) {
+          const wx = wxs[x] as number;
+          const p00 = (r0 + (x0s[x] as number)) * C;
+          const p01 = (r0 + (x1s[x] as number)) * C;
+          const p10 = (r1 + (x0s[x] as number)) * C;
+          const p11 = (r1 + (x1s[x] as number)) * C;
+          const o = (y * W + x) * C;
+          for (let c = 0; c < C; c++) {
+            const top = (src[p00 + c] as number) + ((src[p01 + c] as number) - (src[p00 + c] as number)) * wx;
+            const bot = (src[p10 + c] as number) + ((src[p11 + c] as number) - (src[p10 + c] as number)) * wx;
+            image[o + c] = top + (bot - top) * wy;
+          }
+        }
+      }
+      if (label && lab) {
+        const row = y * W;
+        for (let x = xs; x < xe; x++) label[row + x] = lab[ny + (nxs[x] as number)] as number;
       }
     }
     return { image, label };

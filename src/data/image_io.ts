@@ -194,6 +194,22 @@ export function isPngBytes(buf: Uint8Array): boolean {
   return PNG_SIGNATURE.every((b, i) => buf[i] === b);
 }
 
+/** PNG header facts: colour type, bit depth, and whether chunks before the pixels could alter colours (iCCP, gAMA, cHRM). */
+function pngHeader(buf: Uint8Array): { colorType: number; depth: number; colourManaged: boolean } {
+  const colorType = buf[25] ?? 0;
+  const depth = buf[24] ?? 8;
+  let colourManaged = false;
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  for (let o = 8; o + 8 <= buf.length; ) {
+    const len = view.getUint32(o);
+    const type = String.fromCharCode(buf[o + 4] ?? 0, buf[o + 5] ?? 0, buf[o + 6] ?? 0, buf[o + 7] ?? 0);
+    if (type === 'IDAT' || type === 'IEND') break;
+    if (type === 'iCCP' || type === 'gAMA' || type === 'cHRM') colourManaged = true;
+    o += 12 + len;
+  }
+  return { colorType, depth, colourManaged };
+}
+
 /** Unpack 1/2/4-bit samples (rows padded to whole bytes) into one byte per sample. */
 function unpackBits(packed: Uint8Array, width: number, height: number, samplesPerPixel: number, depth: number): Uint8Array {
   const perRow = width * samplesPerPixel;
@@ -272,7 +288,13 @@ export function applyOrientation<T extends Uint8Array | Uint16Array | Int32Array
 /** Decode a label file into class indices (palette PNGs give their indices), EXIF orientation applied. */
 export async function readLabel(file: string, ref?: SourceRef): Promise<DecodedLabel> {
   const buf = await readBytes(file, 'label', ref);
-  if (isPngBytes(buf)) {
+  // 8-bit gray PNGs without colour management decode exactly (and natively, fast) through sharp;
+  // palette, 1/2/4/16-bit and colour-managed PNGs go through fast-png, which returns stored values.
+  const sharpPng = isPngBytes(buf) && (() => {
+    const h = pngHeader(buf);
+    return h.colorType === 0 && h.depth === 8 && !h.colourManaged;
+  })();
+  if (isPngBytes(buf) && !sharpPng) {
     let png: DecodedPng;
     try {
       png = decodePng(buf, { checkCrc: true });
@@ -313,7 +335,8 @@ export async function readLabel(file: string, ref?: SourceRef): Promise<DecodedL
       ? new Uint16Array(out.data.buffer, out.data.byteOffset, out.data.length / 2)
       : new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.length);
   const plane = toLabelPlane(samples, width, height, channels, false);
-  return { data: plane.data, width, height, kind: plane.kind, format: meta.format ?? 'unknown', orientation: meta.orientation ?? 1 };
+  const format = sharpPng ? 'png' : (meta.format ?? 'unknown');
+  return { data: plane.data, width, height, kind: plane.kind, format, orientation: meta.orientation ?? 1 };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -233,11 +233,17 @@ export function stampDigit(mnist: MnistSplit, index: number, p: DigitPlacement, 
   return { x0, y0, bw, bh, intensity };
 }
 
-/** Mask rule: ≥128 → class, 1-127 → ignore (unless already foreground), 0 → leave. */
-function markLabel(label: Uint8Array, i: number, intensity: number, cls: number, ignore: number): void {
+/** The mask rule for one stroke intensity (0..255): ≥ 128 → `cls`, 1-127 → `ignore`, 0 → background (0). */
+export function labelFromIntensity(intensity: number, cls: number, ignore: number): number {
   const v = Math.round(intensity);
-  if (v >= 128) label[i] = cls;
-  else if (v >= 1 && label[i] === 0) label[i] = ignore;
+  return v >= 128 ? cls : v >= 1 ? ignore : 0;
+}
+
+/** Apply the mask rule to pixel i; a soft border never overwrites another digit's stroke. */
+function markLabel(label: Uint8Array, i: number, intensity: number, cls: number, ignore: number): void {
+  const k = labelFromIntensity(intensity, cls, ignore);
+  if (k === cls) label[i] = cls;
+  else if (k === ignore && label[i] === 0) label[i] = ignore;
 }
 
 const clampColour = (c: readonly number[]): number[] => c.map((v) => Math.max(0, Math.min(255, v)));
@@ -283,18 +289,18 @@ export function renderRoadTile(mnist: MnistSplit, size: number, rng: Rng, ignore
   const roadColour = (): number[] => clampColour(roadBase.map((v) => v + rng.uniform(-14, 14)));
 
   // Clutter in road colours: straight tracks, building blocks, blobs.
-  for (let k = rng.int(2, 6); k > 0; k--) {
+  for (let k = rng.int(3, 8); k > 0; k--) {
     const x0 = rng.uniform(-10, size + 10);
     const y0 = rng.uniform(-10, size + 10);
     const ang = rng.uniform(0, Math.PI);
     const len = rng.uniform(12, 70);
     drawSegment(cv, x0, y0, x0 + len * Math.cos(ang), y0 + len * Math.sin(ang), rng.uniform(0.7, 1.8), roadColour(), rng.uniform(0.7, 1));
   }
-  for (let k = rng.int(1, 5); k > 0; k--) {
+  for (let k = rng.int(2, 7); k > 0; k--) {
     const s = rng.uniform(3, 9);
     fillRect(cv, rng.uniform(0, size), rng.uniform(0, size), s, s * rng.uniform(0.6, 1.6), roadColour(), rng.uniform(0.7, 1));
   }
-  for (let k = rng.int(0, 4); k > 0; k--) {
+  for (let k = rng.int(1, 5); k > 0; k--) {
     fillEllipse(cv, rng.uniform(0, size), rng.uniform(0, size), rng.uniform(1.5, 4), rng.uniform(1.5, 4), roadColour(), rng.uniform(0.6, 1));
   }
 
