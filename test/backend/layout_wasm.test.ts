@@ -40,7 +40,26 @@ function runMulti(name: 'cpu' | 'wasm', k: tf.KernelFunc, x: Arr, attrs: NamedAt
 test('the speed kernels are registered for wasm', () => {
   const names = new Set(tf.getKernelsForBackend('wasm').map((k) => k.kernelName));
   for (const n of SEG_WASM_SPEED_KERNEL_NAMES) assert.ok(names.has(n), n);
-  assert.deepEqual([...SEG_WASM_SPEED_KERNEL_NAMES].sort(), ['Mean', 'SplitV', 'Sum', 'Transpose']);
+  assert.deepEqual([...SEG_WASM_SPEED_KERNEL_NAMES].sort(), ['Identity', 'Mean', 'SplitV', 'Sum', 'Transpose']);
+});
+
+test('Identity shares the data (reference-counted) and clones stay valid after the source is disposed', () => {
+  const be = backendInstance('wasm');
+  const n0 = be.numDataIds();
+  const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+  const y = tf.clone(x);
+  assert.equal(be.numDataIds(), n0 + 1, 'the clone shares the data buffer');
+  x.dispose();
+  assert.deepEqual(Array.from(y.dataSync()), [1, 2, 3, 4, 5, 6]);
+  const v = tf.variable(y);
+  const z = tf.clone(v);
+  const doubled = tf.mul(y, 2) as tf.Tensor2D;
+  v.assign(doubled);
+  doubled.dispose();
+  assert.deepEqual(Array.from(z.dataSync()), [1, 2, 3, 4, 5, 6], 'assign does not write through to a clone');
+  assert.deepEqual(Array.from(v.dataSync()), [2, 4, 6, 8, 10, 12]);
+  tf.dispose([y, v, z]);
+  assert.equal(be.numDataIds(), n0);
 });
 
 test('simplifyPermutation merges axes that stay adjacent and drops unit axes', () => {

@@ -105,6 +105,18 @@ function callAny(k: KernelFunc | undefined, name: string, h: Host, inputs: Named
  * cpu the stock ones stay.
  */
 const WASM_SPEED_KERNELS: Readonly<Record<string, SegKernel>> = Object.freeze({
+  /**
+   * tfjs clones every tensor it saves for the backward pass through Identity, which on wasm copies
+   * the data (≈ 1 GB per DeepLab step at 256²). Tensors are immutable (a variable's assign swaps its
+   * data id), so sharing the data with a reference count, as the cpu backend and wasm's own Reshape
+   * do, is equivalent.
+   */
+  Identity(h, inputs, attrs, stock) {
+    const x = need(inputs, 'x');
+    if (x.dtype === 'string') return callAny(stock, 'Identity', h, inputs, attrs);
+    (h.backend as { incRef(dataId: object): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  },
   Transpose(h, inputs, attrs, stock) {
     const x = need(inputs, 'x');
     return transposeKernel(h, x, attrs['perm'] as number[]) ?? callAny(stock, 'Transpose', h, inputs, attrs);
