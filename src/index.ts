@@ -15,6 +15,7 @@ export { lovaszSoftmaxLoss } from './losses/lovasz_softmax_loss.js';
 export { LOSSES, LOSS_NAMES, type LossName } from './losses/registry.js';
 export { buildLoss, activeLossStage, type BuiltLoss, type LossTotals, type ActiveLossStage, type LossTerm, type LossConfig } from './losses/build.js';
 export type { LossFn, LossOptions } from './losses/types.js';
+export { releaseLossBuffers } from './losses/workspace.js';
 export { buildModel, deeplabOptionsFromConfig, DeepLabV3Plus, type DeepLabOptions, type SegModel, type NamedVariable } from './models/build.js';
 export { BACKBONES, BACKBONE_NAMES, type BackboneName } from './models/backbones/registry.js';
 export { currentOps, setOps, referenceOps, type OpSet } from './ops/index.js';
