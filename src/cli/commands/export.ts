@@ -17,6 +17,11 @@ export const exportCommand: Command = {
   examples: [['seg export --cfg configs/lovasz_hinge_road.yaml --model saved_model/road/best_model FREEZE.SAVE_DIR freeze_model/road', 'export the best checkpoint of a run']],
   async run(args, env) {
     const { config: cfg } = configFromArgs(args, env);
+    // Heavy modules (the model and the op layer, which loads tfjs's gradients) only when exporting,
+    // and before the backend, so that seg's gradients registered by initBackend stay on top.
+    const { buildModel } = await import('../../models/build.js');
+    const { loadCheckpoint, restoreWeights } = await import('../../checkpoint/checkpoint.js');
+    const { exportModel } = await import('../../export/export.js');
     const backend = await initBackend({ backend: args.backend, useGpu: args['use_gpu'] === true });
     env.ctx.log.info(`backend: ${backend.description}`);
     const modelArg = typeof args['model'] === 'string' && args['model'] !== '' ? args['model'] : undefined;
@@ -24,10 +29,6 @@ export const exportCommand: Command = {
     if (ckptDir === '') {
       throw configError('nothing to export: TEST.TEST_MODEL is empty and --model was not given', { key: 'TEST.TEST_MODEL', hint: 'pass --model saved_model/<run>/final (or best_model), or set TEST.TEST_MODEL' });
     }
-    // Heavy modules (the model and the op layer, which loads tfjs's gradients) only when exporting.
-    const { buildModel } = await import('../../models/build.js');
-    const { loadCheckpoint, restoreWeights } = await import('../../checkpoint/checkpoint.js');
-    const { exportModel } = await import('../../export/export.js');
     const model = buildModel(cfg);
     try {
       const ck = loadCheckpoint(ckptDir);
