@@ -8,7 +8,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SegConfig } from '../config/schema.js';
-import { dataError } from '../util/errors.js';
+import { dataError, SegError } from '../util/errors.js';
+import { datasetForDir, missingDatasetHint } from './datasets/registry.js';
 
 /** The data splits seg reads; `vis` uses VIS_FILE_LIST, falling back to TEST_FILE_LIST. */
 export type Split = 'train' | 'val' | 'test' | 'vis';
@@ -137,7 +138,16 @@ export function readListText(listFile: string, key: string, cwd: string = proces
 export function readSplit(cfg: SegConfig, split: Split, cwd: string = process.cwd()): ListEntry[] {
   const listFile = listFileFor(cfg, split);
   const key = listKeyFor(cfg, split);
-  const text = readListText(listFile, key, cwd);
+  let text: string;
+  try {
+    text = readListText(listFile, key, cwd);
+  } catch (e) {
+    // A known dataset that is not there yet: say which command creates it.
+    if (e instanceof SegError && datasetForDir(cfg.DATASET.DATA_DIR) && !fs.existsSync(path.resolve(cwd, listFile))) {
+      throw dataError(e.message, { key, file: listFile, hint: missingDatasetHint(cfg.DATASET.DATA_DIR), cause: e });
+    }
+    throw e;
+  }
   const parsed = parseFileList(text, listFile, {
     dataDir: cfg.DATASET.DATA_DIR,
     separator: cfg.DATASET.SEPARATOR,

@@ -16,7 +16,9 @@ import type { RunContext } from '../../util/context.js';
 import { dataError } from '../../util/errors.js';
 import { listFileFor, listKeyFor, type Split } from '../file_list.js';
 import { DEFAULT_MAKE_SEED, makeDataset, MAKE_NAMES, type MakeName } from './make.js';
-import { createCommand, datasetForDir } from './registry.js';
+import { datasetForDir, missingDatasetHint } from './registry.js';
+
+export { missingDatasetHint };
 
 export interface EnsureOptions {
   cwd?: string;
@@ -26,14 +28,6 @@ export interface EnsureOptions {
   generate?: boolean;
   /** Training tiles of a generated dataset (default: the dataset's default count; tests use fewer). */
   count?: number;
-}
-
-/** The hint for a missing dataset folder or list: the command that creates it. */
-export function missingDatasetHint(dataDir: string): string {
-  const known = datasetForDir(dataDir);
-  if (!known) return 'create the folder with your images and labels, then write file lists with `seg dataset list <dir>` (see docs/data.md)';
-  if (known.kind === 'make') return `generate it with \`${createCommand(known)}\` (offline, a few seconds)`;
-  return `download it with \`${createCommand(known)}\` (needs access to the internet)${known.name === 'mini_deepglobe_road' ? '; offline alternative: configs/quickstart_roads.yaml' : '; offline alternative: configs/quickstart_digits.yaml'}`;
 }
 
 function countLines(file: string): number {

@@ -69,3 +69,11 @@ export function datasetForDir(dataDir: string): DatasetEntry | undefined {
   }
   return undefined;
 }
+
+/** The hint for a missing dataset folder or list: the command that creates it. */
+export function missingDatasetHint(dataDir: string): string {
+  const known = datasetForDir(dataDir);
+  if (!known) return 'create the folder with your images and labels, then write file lists with `seg dataset list <dir>` (see docs/data.md)';
+  if (known.kind === 'make') return `generate it with \`${createCommand(known)}\` (offline, a few seconds)`;
+  return `download it with \`${createCommand(known)}\` (needs access to the internet)${known.name === 'mini_deepglobe_road' ? '; offline alternative: configs/quickstart_roads.yaml' : '; offline alternative: configs/quickstart_digits.yaml'}`;
+}
