@@ -186,3 +186,31 @@ test('an aborted signal ends the batches early; defaultWorkers caps NUM_WORKERS 
     cleanup();
   }
 });
+
+test('EXIF orientation: an image and its label saved with the same orientation line up; a label drawn on the stored pixels gets a hint', async () => {
+  const { dir, cleanup } = tmpDir();
+  try {
+    const { rgb, label } = blockPattern(40, 24, 6, 2);
+    await writeRaw(path.join(dir, 'images', 'r.png'), rgb, 40, 24, 3, { orientation: 6 });
+    await writeRaw(path.join(dir, 'labels', 'r.png'), label, 40, 24, 1, { orientation: 6 });
+    await writeRaw(path.join(dir, 'labels', 'plain.png'), label, 40, 24, 1);
+    fs.writeFileSync(path.join(dir, 'train.txt'), 'images/r.png|labels/r.png\n');
+    const cfg = config(dir, { BATCH_SIZE: 1, EVAL_CROP_SIZE: [32, 48] });
+    const [b] = await collect(evalBatches(cfg, 'val', { keepOriginal: true }));
+    assert.ok(b);
+    const s = b.samples[0];
+    assert.deepEqual([s?.originalWidth, s?.originalHeight], [24, 40], 'displayed size: rotated 90°');
+    // Orientation 6 = rotate 90° clockwise: displayed (x, y) comes from stored (y, H-1-x), H = 24.
+    for (let y = 0; y < 40; y++) {
+      for (let x = 0; x < 24; x++) {
+        const si = (23 - x) * 40 + y;
+        assert.equal(b.labels[y * 32 + x], label[si]);
+        assert.equal(s?.original?.data[(y * 24 + x) * 3], rgb[si * 3], 'image rotated the same way');
+      }
+    }
+    fs.writeFileSync(path.join(dir, 'train.txt'), 'images/r.png|labels/plain.png\n');
+    await assert.rejects(collect(evalBatches(cfg, 'val')), (e: unknown) => e instanceof SegError && /is 40x24 but its image .* is 24x40/.test(e.message) && /EXIF orientation 6/.test(e.hint ?? ''));
+  } finally {
+    cleanup();
+  }
+});
