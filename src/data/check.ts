@@ -19,7 +19,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SegConfig } from '../config/schema.js';
-import { LOSSES, type LossName } from '../losses/registry.js';
 import type { RunContext } from '../util/context.js';
 import { SegError } from '../util/errors.js';
 import { pipelineOptions, resizedSize } from './augment.js';
@@ -94,6 +93,12 @@ export interface CheckOptions {
   cwd?: string;
   /** Samples decoded at the same time (default 4). */
   concurrency?: number;
+  /**
+   * The configured losses that need a one-channel head (bce, dice, lovasz_hinge), for the loss
+   * check. The caller derives them from the loss registry (src/data does not import the losses,
+   * which import tfjs); default: none.
+   */
+  oneChannelLosses?: readonly string[];
 }
 
 /** A class under this share of the labelled pixels gets the Lovász hint. */
@@ -313,7 +318,7 @@ async function checkSplit(cfg: SegConfig, split: CheckSplit, ctx: RunContext, op
   }
   // 10. Loss (train) or EVAL_CROP_SIZE (val, test).
   if (split === 'train') {
-    const oneChannel = cfg.SOLVER.LOSS.filter((n) => LOSSES[n as LossName].head === 'one-channel');
+    const oneChannel = [...opts.oneChannelLosses];
     const ok = !(C > 2 && oneChannel.length > 0);
     report.checks.push(item('loss', 'loss check', ok, ok ? [] : [`${oneChannel.join(', ')} only apply to binary segmentation, but NUM_CLASSES is ${C}`]));
   } else {
@@ -375,7 +380,7 @@ function classFractions(cfg: SegConfig, train: SplitReport | undefined): { fract
 
 /** Run every check (see the module comment). */
 export async function checkDataset(cfg: SegConfig, ctx: RunContext, opts: CheckOptions = {}): Promise<CheckReport> {
-  const o: Required<CheckOptions> = { cwd: opts.cwd ?? process.cwd(), concurrency: opts.concurrency ?? 4 };
+  const o: Required<CheckOptions> = { cwd: opts.cwd ?? process.cwd(), concurrency: opts.concurrency ?? 4, oneChannelLosses: opts.oneChannelLosses ?? [] };
   const splits: SplitReport[] = [];
   for (const split of ['train', 'val', 'test'] as const) {
     ctx.log.info(`checking the ${split} list ${listFileFor(cfg, split)}`);

@@ -6,6 +6,8 @@ import { checkDataset, detailLog, formatReport } from '../../data/check.js';
 import { ensureDataset } from '../../data/datasets/ensure.js';
 import { writeFileAtomic } from '../../data/atomic.js';
 import { EXIT_CODES } from '../../util/errors.js';
+import { allLossNames } from '../../config/derive.js';
+import { LOSSES } from '../../losses/registry.js';
 
 export const checkCommand: Command = {
   name: 'check',
@@ -22,7 +24,7 @@ export const checkCommand: Command = {
   async run(args, env) {
     const { config } = configFromArgs(args, env);
     const cfg = await ensureDataset(config, env.ctx, { splits: [] });
-    const report = await checkDataset(cfg, env.ctx);
+    const report = await checkDataset(cfg, env.ctx, { oneChannelLosses: allLossNames(cfg).filter((n) => LOSSES[n].head === 'one-channel') });
     const logFile = path.resolve(typeof args['detail_log'] === 'string' ? args['detail_log'] : 'detail.log');
     await writeFileAtomic(logFile, detailLog(report), { mkdir: true });
     if (args.json) {
