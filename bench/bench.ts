@@ -3,7 +3,7 @@
  * side by side with PyTorch, as ONE table.
  *
  *   node dist/bench/bench.js [--sizes 256,512] [--batch 2] [--warmup 2] [--reps 5]
- *                            [--paths torch,wasm,cpu,tensorflow] [--model <module>] [--json <file>]
+ *                            [--paths torch,wasm,cpu,tensorflow] [--json <file>]
  *                            [--timeout <s per run>]
  *
  * Each (path, size) runs in its own process (bench/step.ts, or bench/torch_step.py under
@@ -55,7 +55,6 @@ interface Args {
   warmup: number;
   reps: number;
   paths: string[];
-  model: string | undefined;
   json: string | undefined;
   timeoutS: number;
 }
@@ -72,7 +71,6 @@ function parseArgs(argv: string[]): Args {
     warmup: Number(get('warmup') ?? 2),
     reps: Number(get('reps') ?? 5),
     paths: list(get('paths'), 'torch,wasm,tensorflow'),
-    model: get('model'),
     json: get('json'),
     timeoutS: Number(get('timeout') ?? 1800),
   };
@@ -124,7 +122,7 @@ async function measure(a: Args, p: string, size: number): Promise<Cell> {
     return r.result ? { result: r.result } : { note: `failed: ${lastError(r.out)}` };
   }
   if (p === 'tensorflow' && !(await nativeAvailable())) return { note: 'not installed (@tensorflow/tfjs-node)' };
-  const step = [path.join(HERE, 'step.js'), '--backend', p, ...common, ...(a.model ? ['--model', a.model] : [])];
+  const step = [path.join(HERE, 'step.js'), '--backend', p, ...common];
   let micro = 1;
   for (;;) {
     const r = run(process.execPath, [...step, '--micro', String(micro)], a.timeoutS);

@@ -1,28 +1,25 @@
 /**
- * One benchmark run in its own process: time training steps (forward + backward + Adam update) of
- * DeepLabv3+/MobileNetV2 on one tfjs backend, and print one `RESULT {json}` line.
+ * One benchmark run in its own process: time seg's training step (seg_step.ts: forward, loss,
+ * backward, Adam update) of DeepLabv3+/MobileNetV2 on one tfjs backend, and print one
+ * `RESULT {json}` line.
  *
  *   node dist/bench/step.js --backend wasm --size 256 [--batch 2] [--micro 1] [--warmup 2] [--reps 5]
- *                           [--classes 2] [--model <module>] [--profile] [--ops default|reference|fused]
+ *                           [--classes 2] [--loss "['softmax_loss']"] [--profile] [--ops default|reference|fused]
  *
  * --micro k    split the batch into k micro-batches whose gradients are summed before one update
- *              (what the wasm path needs where the batch does not fit the 4 GB wasm heap).
- * --model      a module exporting createBenchModel(tf, {numClasses}) → BenchModel, used before
- *              src/models/build.ts exists (a temporary copy of the architecture, never committed).
+ *              (SOLVER.ACCUMULATE_STEPS; for batches that do not fit the 4 GB wasm heap).
  * --profile    run one extra step under tf.profile and print the kernels by total time.
  * --ops        the op set the model runs on: what initBackend installed (default), src/ops's
  *              reference ops, or seg's fused kernels (src/backend/kernels/fast_ops.ts).
  *
  * Run by bench.ts; never by the tests.
  */
-import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { type BackendChoice, initBackend } from '../src/backend/index.js';
 import { registerTrainingKernels } from '../src/backend/kernels/index.js';
 import { installFusedOps } from '../src/backend/kernels/fast_ops.js';
 import { referenceOps, setOps } from '../src/ops/index.js';
-import { loadBenchModel, type BenchModel } from './model.js';
+import { segBench } from './seg_step.js';
 
 interface Args {
   backend: BackendChoice;
@@ -32,7 +29,7 @@ interface Args {
   warmup: number;
   reps: number;
   classes: number;
-  model: string | undefined;
+  loss: string | undefined;
   profile: boolean;
   ops: 'default' | 'reference' | 'fused';
 }
@@ -58,7 +55,7 @@ function parseArgs(argv: string[]): Args {
     warmup: num('warmup', 2),
     reps: num('reps', 5),
     classes: num('classes', 2),
-    model: get('model'),
+    loss: get('loss'),
     profile: argv.includes('--profile'),
     ops: (get('ops') ?? 'default') as Args['ops'],
   };
@@ -80,74 +77,14 @@ function wasmHeapMB(): number | undefined {
   return b.wasm?.HEAPU8 ? b.wasm.HEAPU8.length / 2 ** 20 : undefined;
 }
 
-/** Deterministic input batch and one-hot labels (random, like the PyTorch peer). */
-function makeBatch(a: Args): { x: tf.Tensor4D; y: tf.Tensor4D } {
-  return tf.tidy(() => {
-    const x = tf.randomUniform([a.batch, a.size, a.size, 3], -1, 1, 'float32', 7) as tf.Tensor4D;
-    const cls = tf.cast(tf.floor(tf.randomUniform([a.batch, a.size, a.size], 0, a.classes, 'float32', 9)), 'int32');
-    const y = tf.oneHot(cls as tf.Tensor3D, a.classes) as tf.Tensor4D;
-    return { x, y };
-  });
-}
-
-function makeStep(a: Args, model: BenchModel, x: tf.Tensor4D, y: tf.Tensor4D): () => number {
-  const opt = tf.train.adam(1e-3);
-  const vars = model.variables;
-  const lossOf = (xs: tf.Tensor4D, ys: tf.Tensor4D) => (): tf.Scalar =>
-    tf.losses.softmaxCrossEntropy(ys, model.forward(xs)) as tf.Scalar;
-  if (a.micro === 1) {
-    return () => {
-      const loss = opt.minimize(lossOf(x, y), true, vars);
-      const v = loss!.dataSync()[0]!;
-      loss!.dispose();
-      return v;
-    };
-  }
-  const mb = a.batch / a.micro;
-  return () => {
-    let total = 0;
-    let acc: Record<string, tf.Tensor> | undefined;
-    for (let k = 0; k < a.micro; k++) {
-      const { value, grads } = tf.tidy(() => {
-        const xs = tf.slice(x, [k * mb, 0, 0, 0], [mb, -1, -1, -1]);
-        const ys = tf.slice(y, [k * mb, 0, 0, 0], [mb, -1, -1, -1]);
-        return tf.variableGrads(lossOf(xs, ys), vars);
-      });
-      total += value.dataSync()[0]!;
-      value.dispose();
-      if (acc === undefined) acc = grads;
-      else {
-        const prev: Record<string, tf.Tensor> = acc;
-        acc = {};
-        for (const [name, g] of Object.entries(grads)) {
-          acc[name] = tf.add(prev[name]!, g);
-          prev[name]!.dispose();
-          g.dispose();
-        }
-      }
-    }
-    const scaled = tf.tidy(() => {
-      const out: Record<string, tf.Tensor> = {};
-      for (const [name, g] of Object.entries(acc!)) out[name] = tf.div(g, a.micro);
-      return out;
-    });
-    tf.dispose(Object.values(acc!));
-    opt.applyGradients(Object.entries(scaled).map(([name, tensor]) => ({ name, tensor })));
-    tf.dispose(Object.values(scaled));
-    return total / a.micro;
-  };
-}
-
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   const info = await initBackend({ backend: a.backend });
   if (info.name === 'wasm' || info.name === 'cpu') await registerTrainingKernels(info.name);
   if (a.ops === 'fused') installFusedOps();
   if (a.ops === 'reference') setOps(referenceOps);
-  const modelPath = a.model === undefined ? undefined : pathToFileURL(path.resolve(a.model)).href;
-  const model = await loadBenchModel(a.classes, a.size, modelPath);
-  const { x, y } = makeBatch(a);
-  const step = makeStep(a, model, x, y);
+  const model = segBench({ classes: a.classes, size: a.size, batch: a.batch, micro: a.micro, ...(a.loss ? { loss: a.loss } : {}) });
+  const step = model.step;
   console.log(`backend=${info.description} ops=${a.ops} model=${model.description} params=${model.params} size=${a.size} batch=${a.batch} micro=${a.micro}`);
 
   const times: number[] = [];
@@ -200,6 +137,7 @@ async function main(): Promise<void> {
     wasmHeapMB: wasmHeapMB(),
     params: model.params,
     model: model.description,
+    lossName: a.loss ?? 'softmax_loss',
     loss,
   };
   console.log(`RESULT ${JSON.stringify(result)}`);

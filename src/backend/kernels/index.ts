@@ -144,6 +144,7 @@ export const SEG_WASM_SPEED_KERNEL_NAMES: readonly string[] = Object.freeze(Obje
 
 const stockKernels = new Map<string, KernelFunc | undefined>();
 const registeredOn = new Set<string>();
+const readyOn = new Map<string, Promise<void>>();
 
 /**
  * The kernel tfjs itself registered under `name` for `backend` before seg replaced it, or
@@ -171,7 +172,8 @@ let gradientsReady: Promise<void> | undefined;
  */
 export function registerTrainingKernels(backend: HostName): Promise<void> {
   gradientsReady ??= registerTfjsGradients().then(() => registerSegGradients(hasTrainingKernels));
-  if (registeredOn.has(backend)) return gradientsReady;
+  const ready = readyOn.get(backend);
+  if (ready) return ready;
   const table = backend === 'wasm' ? { ...KERNELS, ...WASM_SPEED_KERNELS } : KERNELS;
   for (const [name, body] of Object.entries(table)) {
     const prev = tf.getKernel(name, backend);
@@ -185,7 +187,9 @@ export function registerTrainingKernels(backend: HostName): Promise<void> {
     });
   }
   registeredOn.add(backend);
-  if (backend !== 'wasm') return gradientsReady;
-  // loaded lazily: the op layer (and the tfjs union package it imports) is not needed for `seg --help`
-  return Promise.all([gradientsReady, import('./fast_ops.js').then((m) => void m.installFusedOps())]).then(() => undefined);
+  // fast_ops is loaded lazily: the op layer (and the tfjs union package it imports) is not needed for `seg --help`
+  const done =
+    backend === 'wasm' ? Promise.all([gradientsReady, import('./fast_ops.js').then((m) => void m.installFusedOps())]).then(() => undefined) : gradientsReady;
+  readyOn.set(backend, done);
+  return done;
 }
