@@ -11,6 +11,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
 import * as tar from 'tar';
 import { initBackend } from '../../src/backend/index.js';
 import { downloadPretrained, loadPretrained } from '../../src/checkpoint/index.js';
@@ -102,6 +103,20 @@ describe('download, verify, unpack, convert (library)', () => {
     const again = await downloadPretrained('mnv2_tgz', { root, url: `${base}/archives/mnv2.tar.gz` }, quietContext());
     assert.equal(again.existed, true);
     assert.equal(hits.length, n);
+    // --force downloads again and replaces the folder.
+    const forced = await downloadPretrained('mnv2_tgz', { root, url: `${base}/archives/mnv2.tar.gz`, force: true }, quietContext());
+    assert.equal(forced.existed, false);
+    assert.equal(hits.length, n + 1);
+    assert.deepEqual(fs.readdirSync(root), ['mnv2_tgz']);
+    checkLoads(forced.dir);
+  });
+
+  test('a local copy via file:// (the offline route the docs give)', async () => {
+    const root = path.join(tmp.dir, 'root_file');
+    const local = path.join(tmp.dir, 'fixture', 'mnv2.tar.gz');
+    const r = await downloadPretrained('mnv2_file', { root, url: pathToFileURL(local).toString(), sha256: sha(fs.readFileSync(local)) }, quietContext());
+    assert.equal(r.verified, true);
+    checkLoads(r.dir);
   });
 
   test('a .zip, a redirect, and a bare tfjs model.json with its shard', async () => {
