@@ -1,7 +1,7 @@
 /**
  * Loss benchmark: milliseconds of forward + backward (value and d loss / d logits) of each loss,
- * median of --reps runs after --warmup runs, on one backend (wasm by default), for the issue's
- * shapes:
+ * median of --reps runs after --warmup runs (wall clock, and this process's CPU time, which a
+ * busy shared machine disturbs less), on one backend (wasm by default), for the issue's shapes:
  *
  *   2×256×256     every loss (C = 21 for the softmax family, C = 1 for bce/dice/hinge)
  *   8×512×512×21  softmax_loss, lovasz_softmax_loss
@@ -23,7 +23,7 @@
  * labels, with logits that agree with the labels on 90% of the pixels by a margin > 1, as late in
  * training. Binary labels are 5% foreground (MiniDeepGlobe roads: 4.5%); 3% of all pixels are
  * ignored (255).
- * Never run by the tests.
+ * Never run by the tests. Run it alone: two processes on two cores disturb each other's numbers.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as path from 'node:path';
@@ -139,33 +139,56 @@ function makeInputs(s: Shape, scenario: Args['scenario'], seed: number): { logit
   return { logits, labels };
 }
 
-/** ms of forward + backward of one loss: median over reps after warm-ups. */
-function timeLoss(name: LossName, logits: tf.Tensor4D, labels: tf.Tensor3D, a: Args): number {
+/** Wall-clock and CPU milliseconds of one run of `f`. */
+function timed(f: () => void): { wall: number; cpu: number } {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  f();
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { wall, cpu: (c.user + c.system) / 1000 };
+}
+
+interface Timing {
+  /** Median wall-clock ms. */
+  wall: number;
+  /** Median CPU ms of this process (less sensitive to other processes on a shared machine). */
+  cpu: number;
+}
+
+function medians(ts: Array<{ wall: number; cpu: number }>): Timing {
+  return { wall: median(ts.map((t) => t.wall)), cpu: median(ts.map((t) => t.cpu)) };
+}
+
+/** Forward + backward of one loss: medians over reps after warm-ups. */
+function timeLoss(name: LossName, logits: tf.Tensor4D, labels: tf.Tensor3D, a: Args): Timing {
   const fn = LOSSES[name].fn;
-  const times: number[] = [];
+  const times: Array<{ wall: number; cpu: number }> = [];
   for (let r = 0; r < a.warmup + a.reps; r++) {
-    const t0 = performance.now();
-    // wasm and cpu run kernels synchronously: once valueAndGrad returns, the gradient exists.
-    // Only the scalar is read back (the model's backward pass consumes the gradient in place).
-    const { value, grad } = tf.valueAndGrad((x: tf.Tensor4D) => fn(x, labels))(logits);
-    value.dataSync();
-    const ms = performance.now() - t0;
-    tf.dispose([value, grad]);
-    if (r >= a.warmup) times.push(ms);
+    let out: tf.Tensor[] = [];
+    const t = timed(() => {
+      // wasm and cpu run kernels synchronously: once valueAndGrad returns, the gradient exists.
+      // Only the scalar is read back (the model's backward pass consumes the gradient in place).
+      const { value, grad } = tf.valueAndGrad((x: tf.Tensor4D) => fn(x, labels))(logits);
+      value.dataSync();
+      out = [value, grad];
+    });
+    tf.dispose(out);
+    if (r >= a.warmup) times.push(t);
   }
-  return median(times);
+  return medians(times);
 }
 
 /**
- * ms of forward + backward of the model for ONE image of `size`², with its weights' gradients
- * (the loss is a plain sum of the logits, so that only the model is timed).
+ * Forward + backward of the model for ONE image of `size`², with its weights' gradients, from a
+ * given d loss / d logits (no loss, so that only the model is timed).
  *
  * ---------------------------------------------------------------------------------------------
  * MODEL HOOK for the lead: this is the only place that knows the model. It builds the model of a
  * shipped config with src/models/build.ts's buildModel; if the model API changes, adapt here.
  * ---------------------------------------------------------------------------------------------
  */
-async function modelMsPerImage(configFile: string, size: number, a: Args): Promise<number> {
+async function modelMsPerImage(configFile: string, size: number, a: Args): Promise<Timing> {
   const { buildModel } = await import('../src/models/build.js');
   const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
   const { config } = resolveConfig({ cfgFile: path.join(repo, 'configs', configFile), cwd: repo });
@@ -175,19 +198,21 @@ async function modelMsPerImage(configFile: string, size: number, a: Args): Promi
   const img = new Float32Array(size * size * 3).map(() => rng.normal());
   const x = tf.tensor4d(img, [1, size, size, 3]);
   const dy = tf.ones([1, size, size, model.headChannels]);
-  const times: number[] = [];
+  const times: Array<{ wall: number; cpu: number }> = [];
   for (let r = 0; r < a.warmup + a.reps; r++) {
-    const t0 = performance.now();
-    // Backward from a given d loss / d logits (no loss at all): the model's own cost.
-    const { value, grads } = tf.engine().gradients(() => model.apply(x, { training: true, seed: r }), vars, dy);
-    grads.forEach((g) => g.dataSync());
-    const ms = performance.now() - t0;
-    tf.dispose([value, ...grads]);
-    if (r >= a.warmup) times.push(ms);
+    let out: tf.Tensor[] = [];
+    const t = timed(() => {
+      // Backward from a given d loss / d logits (no loss at all): the model's own cost.
+      const { value, grads } = tf.engine().gradients(() => model.apply(x, { training: true, seed: r }), vars, dy);
+      grads.forEach((g) => g.dataSync());
+      out = [value, ...grads];
+    });
+    tf.dispose(out);
+    if (r >= a.warmup) times.push(t);
   }
   tf.dispose([x, dy]);
   model.dispose();
-  return median(times);
+  return medians(times);
 }
 
 async function main(): Promise<void> {
@@ -196,34 +221,40 @@ async function main(): Promise<void> {
   if (info.name === 'wasm' || info.name === 'cpu') await registerTrainingKernels(info.name);
   console.log(`# seg loss benchmark: ${info.description}; inputs '${a.scenario}'; median of ${a.reps} after ${a.warmup} warm-up(s); node ${process.version}`);
 
-  const modelPerPixel = new Map<string, number>();
-  const rows: string[][] = [['shape', 'C', 'loss', 'fwd+bwd ms', 'model fwd+bwd ms', 'loss/model']];
+  const modelPerPixel = new Map<string, Timing>();
+  const rows: string[][] = [['shape', 'C', 'loss', 'wall ms', 'cpu ms', 'model wall ms', 'model cpu ms', 'loss/model (wall)', 'loss/model (cpu)']];
   for (const [k, s] of SHAPES.entries()) {
     if (a.only !== undefined && a.only !== s.label) continue;
     const { logits: lg, labels: lb } = makeInputs(s, a.scenario, 1000 + k);
     const logits = tf.tensor4d(lg, [s.N, s.H, s.W, s.C], 'float32');
     const labels = tf.tensor3d(lb, [s.N, s.H, s.W], 'int32');
-    let modelMs: number | undefined;
+    let model: Timing | undefined;
     if (a.model) {
       if (!modelPerPixel.has(s.config)) {
-        const ms = await modelMsPerImage(s.config, a.modelSize, a);
-        modelPerPixel.set(s.config, ms / (a.modelSize * a.modelSize));
-        console.log(`# model of configs/${s.config}: ${ms.toFixed(0)} ms fwd+bwd for 1×${a.modelSize}×${a.modelSize}`);
+        const t = await modelMsPerImage(s.config, a.modelSize, a);
+        const px = a.modelSize * a.modelSize;
+        modelPerPixel.set(s.config, { wall: t.wall / px, cpu: t.cpu / px });
+        console.log(`# model of configs/${s.config}: ${t.wall.toFixed(0)} ms wall, ${t.cpu.toFixed(0)} ms cpu, fwd+bwd of 1×${a.modelSize}×${a.modelSize}`);
       }
-      modelMs = (modelPerPixel.get(s.config) as number) * s.N * s.H * s.W;
+      const per = modelPerPixel.get(s.config) as Timing;
+      const px = s.N * s.H * s.W;
+      model = { wall: per.wall * px, cpu: per.cpu * px };
     }
     for (const name of s.losses) {
-      const ms = timeLoss(name, logits, labels, a);
-      const est = modelMs !== undefined && !(s.N === 1 && s.H === a.modelSize && s.W === a.modelSize);
+      const t = timeLoss(name, logits, labels, a);
+      const est = model !== undefined && !(s.N === 1 && s.H === a.modelSize && s.W === a.modelSize) ? ' (est.)' : '';
       rows.push([
         s.label,
         String(s.C),
         name,
-        ms.toFixed(1),
-        modelMs === undefined ? '-' : `${modelMs.toFixed(0)}${est ? ' (est.)' : ''}`,
-        modelMs === undefined ? '-' : `${((100 * ms) / modelMs).toFixed(2)}%`,
+        t.wall.toFixed(1),
+        t.cpu.toFixed(1),
+        model === undefined ? '-' : `${model.wall.toFixed(0)}${est}`,
+        model === undefined ? '-' : `${model.cpu.toFixed(0)}${est}`,
+        model === undefined ? '-' : `${((100 * t.wall) / model.wall).toFixed(2)}%`,
+        model === undefined ? '-' : `${((100 * t.cpu) / model.cpu).toFixed(2)}%`,
       ]);
-      console.log(`#   ${s.label}×${s.C} ${name}: ${ms.toFixed(1)} ms   (tensors alive: ${tf.memory().numTensors})`);
+      console.log(`#   ${s.label}×${s.C} ${name}: ${t.wall.toFixed(1)} ms wall, ${t.cpu.toFixed(1)} ms cpu   (tensors alive: ${tf.memory().numTensors})`);
     }
     tf.dispose([logits, labels]);
   }

@@ -15,11 +15,11 @@
  * valid pixels gives 0 (and gradient 0). An absent class under 'all' has g = (1, 0, ...): its
  * loss is the largest p_c, which pushes that probability down.
  *
- * Implementation: the softmax runs on the backend; the probabilities of the valid pixels are
- * copied to the CPU once, transposed class-major on the way; per class, pixels with err > 0 are
- * radix-sorted (lovasz_sort.ts) and one pass gives loss_c and d loss / d p. When a gradient is
- * being recorded, the softmax Jacobian is applied in JavaScript too (dz = p ⊙ (dp − Σ_c dp·p))
- * and the result uploaded once (tf.customGrad).
+ * Implementation: the softmax and a transpose to class-major order run on the backend; the
+ * probabilities of the valid pixels are copied to the CPU once; per class, pixels with err > 0
+ * are radix-sorted (lovasz_sort.ts) and one pass gives loss_c and d loss / d p. When a gradient
+ * is being recorded, the softmax Jacobian is applied in JavaScript too (dz = p ⊙ (dp − Σ_c dp·p),
+ * class-major, transposed back on the backend) and the result uploaded once (tf.customGrad).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LossFn, ResolvedLossOptions } from './types.js';
@@ -32,10 +32,11 @@ export function lovaszSoftmaxCore(logits: tf.Tensor4D, labels: PreparedLabels, o
   return withPrecomputedGradient(logits, (recording) => {
     const { N, H, W, C, data, ignoreIndex, validCount: V, validPerImage } = labels;
     const P = N * H * W;
-    // The probabilities of the valid pixels, transposed class-major while they are copied to
-    // the CPU, so that the per-class loops read memory in order: vIndex[v] = pixel (undefined
-    // when no pixel is ignored), lab[v] = label, pT[c·V + v] = p_c.
-    const { vIndex, lab, pT, sawNaN } = compact(peek(tf.softmax(logits)) as Float32Array, data, ignoreIndex, C, V);
+    // The probabilities class-major [C, P] (transposed on the backend), copied to the CPU for the
+    // valid pixels only, so that the per-class loops read memory in order: vIndex[v] = pixel
+    // (undefined when no pixel is ignored), lab[v] = label, pT[c·V + v] = p_c.
+    const probsCM = tf.transpose(tf.reshape(tf.softmax(logits), [P, C]));
+    const { vIndex, lab, pT, sawNaN } = compact(peek(probsCM) as Float32Array, data, ignoreIndex, C, V);
     const pTBits = new Uint32Array(pT.buffer, pT.byteOffset, pT.length);
 
     // The sets: the whole batch, or one per image, as ranges of the compacted pixels.
@@ -69,25 +70,31 @@ export function lovaszSoftmaxCore(logits: tf.Tensor4D, labels: PreparedLabels, o
       }
     }
     if (!recording) return { value: sawNaN ? NaN : loss };
-    // d loss / d z = p ⊙ (dP − Σ_c dP_c p_c), written in the logits' own layout.
-    const dz = scratch.f32('lovasz_softmax.dz', P * C);
-    if (sawNaN) dz.fill(NaN);
-    else softmaxBackward(pT, dP, vIndex, C, V, dz);
-    return { value: sawNaN ? NaN : loss, gradient: () => tensorFrom(dz, logits.shape) };
+    // d loss / d z = p ⊙ (dP − Σ_c dP_c p_c), class-major, transposed back on the backend.
+    const dzCM = scratch.f32('lovasz_softmax.dz', C * P);
+    if (sawNaN) dzCM.fill(NaN);
+    else softmaxBackward(pT, dP, vIndex, C, V, P, dzCM);
+    return {
+      value: sawNaN ? NaN : loss,
+      gradient: () => tf.reshape(tf.transpose(tensorFrom(dzCM, [C, P])), logits.shape),
+    };
   });
 }
 
 /**
- * The valid pixels of row-major probabilities [P, C] (a read-only view), copied class-major to
- * scratch memory: vIndex[v] = pixel (undefined when no pixel is ignored), lab[v] = label,
- * pT = [C, V]; and whether any probability is NaN.
+ * The valid pixels of class-major probabilities [C, P] (a read-only view), copied to scratch
+ * memory: vIndex[v] = pixel (undefined when no pixel is ignored), lab[v] = label, pT = [C, V];
+ * and whether any probability is NaN (a NaN or infinite logit makes its whole pixel NaN, so
+ * class 0 tells).
  */
-function compact(probs: Float32Array, data: Int32Array, ignoreIndex: number, C: number, V: number): { vIndex: Uint32Array | undefined; lab: Int32Array; pT: Float32Array; sawNaN: boolean } {
+function compact(probsCM: Float32Array, data: Int32Array, ignoreIndex: number, C: number, V: number): { vIndex: Uint32Array | undefined; lab: Int32Array; pT: Float32Array; sawNaN: boolean } {
   const P = data.length;
   const pT = scratch.f32('lovasz_softmax.p', C * V);
   let vIndex: Uint32Array | undefined;
   let lab = data;
-  if (V < P) {
+  if (V === P) {
+    pT.set(probsCM);
+  } else {
     vIndex = scratch.u32('lovasz_softmax.vIndex', V);
     lab = scratch.i32('lovasz_softmax.lab', V);
     for (let j = 0, v = 0; j < P; j++) {
@@ -96,17 +103,15 @@ function compact(probs: Float32Array, data: Int32Array, ignoreIndex: number, C: 
       vIndex[v] = j;
       lab[v++] = y;
     }
+    for (let c = 0; c < C; c++) gather(probsCM, c * P, vIndex, pT, c * V);
   }
   let nan = false;
-  for (let v = 0; v < V; v++) {
-    const row = (vIndex === undefined ? v : (vIndex[v] as number)) * C;
-    for (let c = 0; c < C; c++) {
-      const p = probs[row + c] as number;
-      if (p !== p) nan = true;
-      pT[c * V + v] = p;
-    }
-  }
+  for (let v = 0; v < V; v++) if ((pT[v] as number) !== (pT[v] as number)) nan = true;
   return { vIndex, lab, pT, sawNaN: nan };
+}
+
+function gather(from: Float32Array, fromBase: number, index: Uint32Array, to: Float32Array, toBase: number): void {
+  for (let v = 0; v < index.length; v++) to[toBase + v] = from[fromBase + (index[v] as number)] as number;
 }
 
 function countLabels(lab: Int32Array, s: number, e: number, counts: Float64Array): void {
@@ -117,14 +122,23 @@ function countLabels(lab: Int32Array, s: number, e: number, counts: Float64Array
   }
 }
 
-/** dz = p ⊙ (dP − Σ_c dP_c p_c), row-major [P, C]; 0 at ignored pixels. */
-function softmaxBackward(pT: Float32Array, dP: Float32Array, vIndex: Uint32Array | undefined, C: number, V: number, dz: Float32Array): void {
+/** dz = p ⊙ (dP − Σ_c dP_c p_c), class-major [C, P]; 0 at ignored pixels. */
+function softmaxBackward(pT: Float32Array, dP: Float32Array, vIndex: Uint32Array | undefined, C: number, V: number, P: number, dz: Float32Array): void {
+  const dot = scratch.f64('lovasz_softmax.dot', V);
+  dot.fill(0);
+  for (let c = 0; c < C; c++) {
+    const base = c * V;
+    for (let v = 0; v < V; v++) dot[v] = (dot[v] as number) + (dP[base + v] as number) * (pT[base + v] as number);
+  }
   if (vIndex !== undefined) dz.fill(0);
-  for (let v = 0; v < V; v++) {
-    let dot = 0;
-    for (let c = 0, i = v; c < C; c++, i += V) dot += (dP[i] as number) * (pT[i] as number);
-    const row = (vIndex === undefined ? v : (vIndex[v] as number)) * C;
-    for (let c = 0, i = v; c < C; c++, i += V) dz[row + c] = (pT[i] as number) * ((dP[i] as number) - dot);
+  for (let c = 0; c < C; c++) {
+    const base = c * V;
+    const out = c * P;
+    if (vIndex === undefined) {
+      for (let v = 0; v < V; v++) dz[out + v] = (pT[base + v] as number) * ((dP[base + v] as number) - (dot[v] as number));
+    } else {
+      for (let v = 0; v < V; v++) dz[out + (vIndex[v] as number)] = (pT[base + v] as number) * ((dP[base + v] as number) - (dot[v] as number));
+    }
   }
 }
 

@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LossFn, ResolvedLossOptions } from './types.js';
 import { prepareLabels, resolveLossOptions, withPrecomputedGradient, zeroLoss, type PreparedLabels } from './common.js';
-import { peek } from './workspace.js';
+import { peek, scratch, tensorFrom } from './workspace.js';
 import { usageError } from '../util/errors.js';
 
 /** The class weights an options object and a batch give (length C). */
@@ -42,37 +42,44 @@ export function softmaxCore(logits: tf.Tensor4D, labels: PreparedLabels, options
   const w = softmaxClassWeights(labels, options.classWeights);
   const P = N * H * W;
   return withPrecomputedGradient(logits, (recording) => {
-    // Per pixel, from the labels tensor on the backend: the target (0 where ignored), its weight
-    // w_y / V (0 where ignored) and the flat index of its logit.
-    const y = tf.reshape(labels.tensor, [P]);
-    const valid = tf.notEqual(y, ignoreIndex);
-    const target = tf.where(valid, y, tf.zerosLike(y));
-    const table = tf.tensor1d([...Array.from(w, (x) => x / V), 0], 'float32');
-    const weight = tf.gather(table, tf.where(valid, y, tf.fill([P], C, 'int32')));
-    const z = tf.reshape(logits, [P, C]);
-    const zY = tf.gather(tf.reshape(z, [P * C]), tf.add(tf.mul(tf.range(0, P, 1, 'int32'), tf.scalar(C, 'int32')), target));
-    // −log softmax(z)_y = max(z) − z_y − log(max_c softmax(z)_c): exact for any finite logits
-    // (max_c softmax ≥ 1/C), and the softmax kernel is much faster than an elementwise exp.
-    const zMax = tf.max(z, 1);
-    const p = tf.softmax(z);
-    const pMax = tf.max(p, 1);
-    const sum = weightedSum(peek(zMax) as Float32Array, peek(zY) as Float32Array, peek(pMax) as Float32Array, data, ignoreIndex, w, V);
-    return {
-      value: sum,
-      // d loss / d z = (softmax(z) − onehot(y)) · w_y / V. (oneHot is made as int32 and cast:
-      // tfjs-backend-wasm 4.22's OneHot with dtype float32 writes integer bit patterns.)
-      gradient: recording ? () => tf.reshape(tf.mul(tf.sub(p, tf.cast(tf.oneHot(target, C), 'float32')), tf.expandDims(weight, 1)), logits.shape) : undefined,
-    };
+    // The softmax runs on the backend; the rest is one pass over logits and probabilities.
+    const p = peek(tf.softmax(logits)) as Float32Array;
+    const z = peek(logits) as Float32Array;
+    const grad = recording ? scratch.f32('softmax.grad', P * C) : undefined;
+    const value = crossEntropy(z, p, data, ignoreIndex, C, w, V, grad);
+    return { value, gradient: grad ? () => tensorFrom(grad, logits.shape) : undefined };
   });
 }
 
-/** Σ_valid w_y/V · (zMax − zY − log pMax), in float64. */
-function weightedSum(zMax: Float32Array, zY: Float32Array, pMax: Float32Array, data: Int32Array, ignoreIndex: number, w: Float64Array, V: number): number {
+/**
+ * (1/V) Σ_valid w_y · (−log softmax(z)_y), in float64, with −log softmax(z)_y computed as
+ * max(z) − z_y − log(max_c p_c): exact for any finite logits (max_c p_c ≥ 1/C, while p_y itself
+ * may underflow to 0). Fills `grad` with (p − onehot(y))·w_y/V (0 at ignored pixels) when given.
+ */
+function crossEntropy(z: Float32Array, p: Float32Array, data: Int32Array, ignoreIndex: number, C: number, w: Float64Array, V: number, grad: Float32Array | undefined): number {
   let loss = 0;
-  for (let j = 0; j < data.length; j++) {
+  for (let j = 0, row = 0; j < data.length; j++, row += C) {
     const y = data[j] as number;
-    if (y === ignoreIndex) continue;
-    loss += (w[y] as number) * ((zMax[j] as number) - (zY[j] as number) - Math.log(pMax[j] as number));
+    if (y === ignoreIndex) {
+      if (grad) grad.fill(0, row, row + C);
+      continue;
+    }
+    let zMax = -Infinity;
+    let pMax = 0;
+    for (let c = 0; c < C; c++) {
+      const zc = z[row + c] as number;
+      const pc = p[row + c] as number;
+      if (zc > zMax) zMax = zc;
+      if (pc > pMax) pMax = pc;
+      if (pc !== pc) loss = NaN; // NaN or infinite logits: the loss is NaN, never a number
+    }
+    const wy = w[y] as number;
+    loss += wy * (zMax - (z[row + y] as number) - Math.log(pMax));
+    if (grad) {
+      const s = wy / V;
+      for (let c = 0; c < C; c++) grad[row + c] = (p[row + c] as number) * s;
+      grad[row + y] = (grad[row + y] as number) - s;
+    }
   }
   return loss / V;
 }
