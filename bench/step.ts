@@ -9,6 +9,7 @@
  * --micro k    split the batch into k micro-batches whose gradients are summed before one update
  *              (SOLVER.ACCUMULATE_STEPS; for batches that do not fit the 4 GB wasm heap).
  * --profile    run one extra step under tf.profile and print the kernels by total time.
+ * --threads n  (wasm) tfjs-backend-wasm's threaded build with n threads (wasm/threads.ts).
  * --ops        the op set the model runs on: what initBackend installed (default), src/ops's
  *              reference ops, or seg's fused kernels (src/backend/kernels/fast_ops.ts).
  *
@@ -18,6 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type BackendChoice, initBackend } from '../src/backend/index.js';
 import { registerTrainingKernels } from '../src/backend/kernels/index.js';
 import { installFusedOps } from '../src/backend/kernels/fast_ops.js';
+import { useThreadedWasm, wasmThreads } from '../src/backend/kernels/wasm/threads.js';
 import { referenceOps, setOps } from '../src/ops/index.js';
 import { segBench } from './seg_step.js';
 
@@ -32,6 +34,7 @@ interface Args {
   loss: string | undefined;
   profile: boolean;
   ops: 'default' | 'reference' | 'fused';
+  threads: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -58,6 +61,7 @@ function parseArgs(argv: string[]): Args {
     loss: get('loss'),
     profile: argv.includes('--profile'),
     ops: (get('ops') ?? 'default') as Args['ops'],
+    threads: num('threads', 1),
   };
   if (!['default', 'reference', 'fused'].includes(a.ops)) throw new Error(`--ops must be default, reference or fused, got ${a.ops}`);
   if (a.micro < 1 || a.batch % a.micro !== 0) throw new Error(`--micro ${a.micro} must divide --batch ${a.batch}`);
@@ -79,13 +83,16 @@ function wasmHeapMB(): number | undefined {
 
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
+  if (a.threads > 1) useThreadedWasm(a.threads);
   const info = await initBackend({ backend: a.backend });
   if (info.name === 'wasm' || info.name === 'cpu') await registerTrainingKernels(info.name);
   if (a.ops === 'fused') installFusedOps();
   if (a.ops === 'reference') setOps(referenceOps);
   const model = segBench({ classes: a.classes, size: a.size, batch: a.batch, micro: a.micro, ...(a.loss ? { loss: a.loss } : {}) });
   const step = model.step;
-  console.log(`backend=${info.description} ops=${a.ops} model=${model.description} params=${model.params} size=${a.size} batch=${a.batch} micro=${a.micro}`);
+  const threads = info.name === 'wasm' ? wasmThreads() : 1;
+  const description = info.name === 'wasm' && threads > 1 ? `wasm (WebAssembly SIMD, threaded build, ${threads} threads)` : info.description;
+  console.log(`backend=${description} ops=${a.ops} model=${model.description} params=${model.params} size=${a.size} batch=${a.batch} micro=${a.micro}`);
 
   const times: number[] = [];
   const cpuTimes: number[] = [];
@@ -120,8 +127,9 @@ async function main(): Promise<void> {
     for (const [name, e] of rows.slice(0, 40)) console.log(`PROFILE ${name.padEnd(40)} ${e.ms.toFixed(1).padStart(9)} ms ${String(e.calls).padStart(6)} calls`);
   }
   const result = {
-    path: info.name,
-    description: info.description,
+    path: threads > 1 ? `${info.name}-threads${threads}` : info.name,
+    description,
+    threads,
     ops: a.ops,
     size: a.size,
     batch: a.batch,

@@ -16,7 +16,7 @@ export type HostName = 'wasm' | 'cpu';
 
 /** The parts of tfjs-backend-wasm's BackendWasm that seg's kernels use. */
 export interface WasmBackendLike {
-  wasm: { HEAPU8: Uint8Array; asm?: { memory?: unknown } };
+  wasm: { HEAPU8: Uint8Array; asm?: { memory?: unknown }; wasmMemory?: unknown };
   makeOutput(shape: number[], dtype: 'float32' | 'int32' | 'bool'): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: object, force?: boolean): boolean;

@@ -200,10 +200,14 @@ function vec(items: number[][]): number[] {
 
 const utf8 = (s: string): number[] => [...uleb(Buffer.byteLength(s)), ...Buffer.from(s, 'utf8')];
 
-/** A module of `fns` (no results) importing its memory as env.memory. */
-export function buildModule(fns: readonly Func[]): Uint8Array {
+/**
+ * A module of `fns` (no results) importing its memory as env.memory: a plain memory, or a shared
+ * one (threaded wasm builds; its maximum must then be declared, 65536 pages = 4 GiB).
+ */
+export function buildModule(fns: readonly Func[], sharedMemory = false): Uint8Array {
   const types = fns.map((f) => [0x60, ...vec(f.params.map((p) => [TYPE_CODE[p]])), 0x00]);
-  const imports = [[...utf8('env'), ...utf8('memory'), 0x02, 0x00, ...uleb(1)]]; // memory, limits {min 1}
+  const limits = sharedMemory ? [0x03, ...uleb(1), ...uleb(65536)] : [0x00, ...uleb(1)];
+  const imports = [[...utf8('env'), ...utf8('memory'), 0x02, ...limits]];
   const funcs = fns.map((_, i) => uleb(i));
   const exports = fns.map((f, i) => [...utf8(f.name), 0x00, ...uleb(i)]);
   const bodies = fns.map((f) => {

@@ -17,7 +17,8 @@ export function simdFor(h: Host): SimdExports | undefined {
   if (!simdSettings.enabled || h.name !== 'wasm') return undefined;
   const cached = instances.get(h.backend);
   if (cached !== undefined) return cached ?? undefined;
-  const memory = (h.backend as WasmBackendLike).wasm.asm?.memory;
+  const w = (h.backend as WasmBackendLike).wasm;
+  const memory = w.asm?.memory ?? w.wasmMemory; // exported (stock build) or imported (threaded build)
   const inst = memory === undefined ? undefined : instantiateSimd(memory);
   instances.set(h.backend, inst ?? null);
   return inst;

@@ -379,10 +379,10 @@ function transpose2d(): Func {
   return f;
 }
 
-/** The generated module's bytes. */
-export function simdModuleBytes(): Uint8Array {
+/** The generated module's bytes (importing a shared memory when `shared`). */
+export function simdModuleBytes(shared = false): Uint8Array {
   const fns = [colsum(), colsumsq(), ...SIMD_ACTS.map(bnapply), ...SIMD_ACTS.map(bnbwdsum), ...SIMD_ACTS.map(bnbwdapply), dwfilter(), transpose2d()];
-  return buildModule(fns);
+  return buildModule(fns, shared);
 }
 
 type I = number;
@@ -403,7 +403,7 @@ interface WasmJsApi {
 }
 const WA = (globalThis as unknown as { WebAssembly: WasmJsApi }).WebAssembly;
 
-let compiled: object | undefined;
+const compiled = new Map<boolean, object>();
 
 /**
  * Instantiate the SIMD kernels on `memory` (tfjs-backend-wasm's WebAssembly.Memory); undefined
@@ -411,8 +411,13 @@ let compiled: object | undefined;
  */
 export function instantiateSimd(memory: unknown): SimdExports | undefined {
   try {
-    compiled ??= new WA.Module(simdModuleBytes());
-    return new WA.Instance(compiled, { env: { memory } }).exports as SimdExports;
+    const shared = typeof SharedArrayBuffer !== 'undefined' && (memory as { buffer: unknown }).buffer instanceof SharedArrayBuffer;
+    let mod = compiled.get(shared);
+    if (!mod) {
+      mod = new WA.Module(simdModuleBytes(shared));
+      compiled.set(shared, mod);
+    }
+    return new WA.Instance(mod, { env: { memory } }).exports as SimdExports;
   } catch (e) {
     if (process.env['SEG_DEBUG_SIMD']) console.error(e);
     return undefined;

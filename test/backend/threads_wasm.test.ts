@@ -1,0 +1,64 @@
+/**
+ * The opt-in threaded wasm build (wasm/threads.ts): it starts in Node with two pthreads, seg's
+ * SIMD kernels run on its shared heap, and seg's kernels still equal the stock cpu kernels there.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../../src/backend/index.js';
+import { registerTrainingKernels } from '../../src/backend/kernels/index.js';
+import { hostFor } from '../../src/backend/kernels/host.js';
+import { simdFor } from '../../src/backend/kernels/wasm/runtime.js';
+import { useThreadedWasm, wasmThreads } from '../../src/backend/kernels/wasm/threads.js';
+import { DENSE_CASES, DEPTHWISE_CASES, RESIZE_CASES } from './cases.js';
+import { checkConv, checkResize } from './checks.js';
+
+before(async () => {
+  useThreadedWasm(2);
+  await initBackend({ backend: 'wasm' });
+  await registerTrainingKernels('wasm');
+  tf.engine().findBackend('cpu');
+});
+
+after(() => {
+  // the pthread workers keep the event loop alive; end them so that the test process exits
+  (tf.backend() as unknown as { dispose(): void }).dispose();
+});
+
+test('threaded build: 2 threads, shared heap, SIMD kernels instantiated on it', () => {
+  assert.equal(wasmThreads(), 2);
+  const heap = (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8;
+  assert.ok(heap.buffer instanceof SharedArrayBuffer);
+  assert.ok(simdFor(hostFor(tf.backend())));
+});
+
+test('threaded build: conv, depthwise and resize kernels equal stock cpu', () => {
+  for (const c of DENSE_CASES) {
+    const e = checkConv('wasm', c, false);
+    assert.ok(Math.max(e.dW, e.dX, e.adjointW, e.adjointX) <= 1e-4, `${c.name}: ${JSON.stringify(e)}`);
+  }
+  for (const c of DEPTHWISE_CASES) {
+    const e = checkConv('wasm', c, true);
+    assert.ok(Math.max(e.dW, e.dX, e.adjointW, e.adjointX) <= 1e-4, `${c.name}: ${JSON.stringify(e)}`);
+  }
+  for (const c of RESIZE_CASES) {
+    const e = checkResize('wasm', c);
+    assert.ok(e.grad <= 1e-4 && e.adjoint <= 1e-4, `${c.name}: ${JSON.stringify(e)}`);
+  }
+});
+
+test('threaded build: a matMul large enough to be split across threads is right', () => {
+  const a = tf.randomNormal([300, 200], 0, 1, 'float32', 1);
+  const b = tf.randomNormal([200, 150], 0, 1, 'float32', 2);
+  const mine = tf.matMul(a, b).dataSync();
+  const av = a.dataSync();
+  const bv = b.dataSync();
+  let worst = 0;
+  for (const [i, j] of [[0, 0], [299, 149], [123, 77], [17, 140]] as const) {
+    let s = 0;
+    for (let k = 0; k < 200; k++) s += av[i * 200 + k]! * bv[k * 150 + j]!;
+    worst = Math.max(worst, Math.abs(s - mine[i * 150 + j]!));
+  }
+  assert.ok(worst < 1e-3, `max error ${worst}`);
+  tf.dispose([a, b]);
+});
