@@ -16,7 +16,12 @@ async function workdir(names: string[], count = 8): Promise<{ dir: string; clean
   const t = tmpDir('seg-check-');
   fs.mkdirSync(path.join(t.dir, 'configs'));
   for (const f of ['quickstart_roads.yaml', 'quickstart_digits.yaml', 'lovasz_hinge_road.yaml']) fs.copyFileSync(path.join(REPO_ROOT, 'configs', f), path.join(t.dir, 'configs', f));
-  for (const n of names) await makeDataset(n as MakeName, { outDir: path.join(t.dir, 'dataset', n), count, seed: 5 }, quietContext());
+  try {
+    for (const n of names) await makeDataset(n as MakeName, { outDir: path.join(t.dir, 'dataset', n), count, seed: 5 }, quietContext());
+  } catch (e) {
+    t.cleanup();
+    throw e;
+  }
   return t;
 }
 
