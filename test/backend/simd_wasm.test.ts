@@ -77,7 +77,7 @@ describe('SIMD kernels equal the JS loops', () => {
     [[1, 20, 19, 20], 3, 2, 1],
     [[2, 12, 12, 9], 3, 1, 3],
   ] as Array<[number[], number, number, number]>) {
-    test(`depthwise filter gradient [${xs}] k${k} s${s} d${d}`, () => {
+    test(`depthwise filter and input gradients [${xs}] k${k} s${s} d${d}`, () => {
       const rng = new Rng(xs[3]!);
       const x = rand(rng, xs);
       const oh = Math.ceil(xs[1]! / s);
@@ -86,6 +86,10 @@ describe('SIMD kernels equal the JS loops', () => {
       const attrs = { strides: [s, s], pad: 'same', dilations: [d, d], filterShape: [k, k, xs[3]!, 1] };
       const r = both(() => runKernel('wasm', registered('DepthwiseConv2dNativeBackpropFilter', 'wasm'), { x, dy }, attrs));
       assert.ok(relErr(r.simd, r.js) <= 1e-5, `${relErr(r.simd, r.js)}`);
+      const w = rand(rng, [k, k, xs[3]!, 1]);
+      const inAttrs = { strides: [s, s], pad: 'same', dilations: [d, d], inputShape: xs };
+      const ri = both(() => runKernel('wasm', registered('DepthwiseConv2dNativeBackpropInput', 'wasm'), { dy, filter: w }, inAttrs));
+      assert.ok(relErr(ri.simd, ri.js) <= 1e-5, `input gradient ${relErr(ri.simd, ri.js)}`);
     });
   }
 });

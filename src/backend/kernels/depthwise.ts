@@ -101,6 +101,12 @@ export function depthwiseBackpropInput(h: Host, dy: TensorInfo, filter: TensorIn
   const g = convGeometry(inputShape, filter.shape as Shape4, a, true);
   const padsFit = g.top <= (g.KH - 1) * g.DH && g.bottom <= (g.KH - 1) * g.DH && g.left <= (g.KW - 1) * g.DW && g.right <= (g.KW - 1) * g.DW;
   if (h.name === 'wasm' && g.SH === 1 && g.SW === 1 && filter.shape[3] === 1 && padsFit) return backpropInputByForward(h, dy, filter, g);
+  const simd = filter.shape[3] === 1 ? simdFor(h) : undefined;
+  if (simd) {
+    const dx = h.alloc([...inputShape]);
+    simd.dwinput(h.ptr(dx), h.ptr(dy), h.ptr(filter), 0, g.N, g.H, g.W, g.C, g.OH, g.OW, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.top, g.left);
+    return dx;
+  }
   const { N, H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, top, left } = g;
   const Q = filter.shape[3] as number;
   const CQ = C * Q;

@@ -13,6 +13,7 @@
  *   bnbwdapply_<act>(dy, x, a, b, mu, k1, k0, dx, rows, C)
  *        dx = a·d + k1·(x − mu) + k0
  *   dwfilter(x, dy, rowacc32, out64, geometry…)     depthwise filter gradient (multiplier 1)
+ *   dwinput(dx, dy, w, 0, geometry…)                depthwise input gradient (multiplier 1, any stride)
  *   transpose2d(src, dst, R, C)                     [R, C] → [C, R]
  * Sums run in float32 over blocks of BLOCK rows and are folded into float64 accumulators.
  */
@@ -258,14 +259,18 @@ function bnbwdapply(act: SimdAct): Func {
 }
 
 /**
- * Depthwise filter gradient (channel multiplier 1):
- *   dW[ky, kx, c] += Σ_{n, oy, ox} x[n, oy·SH + ky·DH − top, ox·SW + kx·DW − left, c] · dy[n, oy, ox, c]
- * accumulated per output row in rowacc32 (KH·KW·C floats) and folded into out64.
- * Arguments: x, dy, rowacc32, out64, N, H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, top, left.
+ * Depthwise convolution gradients (channel multiplier 1), one loop nest for both:
+ *   dwfilter: dW[ky, kx, c] += Σ_{n, oy, ox} x[n, iy, ix, c] · dy[n, oy, ox, c]
+ *             accumulated per output row in rowacc32 (KH·KW·C floats) and folded into out64;
+ *   dwinput:  dx[n, iy, ix, c] += w[ky, kx, c] · dy[n, oy, ox, c]   (dx zeroed by the caller)
+ * with iy = oy·SH + ky·DH − top, ix = ox·SW + kx·DW − left.
+ * Arguments: dwfilter(x, dy, rowacc32, out64, …geometry), dwinput(dx, dy, w, unused, …geometry),
+ * geometry = N, H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, top, left.
  */
-function dwfilter(): Func {
-  const f = new Func('dwfilter', new Array<'i32'>(18).fill('i32'));
-  const [x, dy, racc, out, N, H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, top, left] = [...Array(18).keys()] as number[] as [
+function depthwiseGrad(kind: 'dwfilter' | 'dwinput'): Func {
+  const f = new Func(kind, new Array<'i32'>(18).fill('i32'));
+  // for dwfilter: X = x, T = rowacc (target), O = out64; for dwinput: X = dx (target), T = w (source)
+  const [X, dy, T, out, N, H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, top, left] = [...Array(18).keys()] as [
     number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number,
   ];
   const n = f.local('i32');
@@ -278,13 +283,15 @@ function dwfilter(): Func {
   const c = f.local('i32');
   const C4 = f.local('i32');
   const KC = f.local('i32'); // KH·KW·C
-  const xRow = f.local('i32'); // byte address of x[n, iy, 0, 0]
+  const xRow = f.local('i32'); // byte address of X[n, iy, 0, 0]
   const dyRow = f.local('i32'); // byte address of dy[n, oy, 0, 0]
   const xp = f.local('i32');
   const dyp = f.local('i32');
   const wp = f.local('i32');
-  const foldCode = fold(f, racc, out, KC);
+  const foldCode = kind === 'dwfilter' ? fold(f, T, out, KC) : [];
   const C4B = i32.shl(get(C), i32c(2)); // C·4 bytes
+  // filter: T[wp + c] += X[xp + c]·dy[dyp + c];  input: X[xp + c] += T[wp + c]·dy[dyp + c]
+  const [accP, srcP] = kind === 'dwfilter' ? [wp, xp] : [xp, wp];
   f.emit(
     set(C4, i32.and(get(C), i32c(~3))),
     set(KC, i32.mul(i32.mul(get(KH), get(KW)), get(C))),
@@ -295,9 +302,9 @@ function dwfilter(): Func {
           set(iy, i32.sub(i32.add(i32.mul(get(oy), get(SH)), i32.mul(get(ky), get(DH))), get(top))),
           ifThen(
             i32.and(i32.geS(get(iy), i32c(0)), i32.ltS(get(iy), get(H))),
-            set(xRow, i32.add(get(x), i32.mul(i32.mul(i32.add(i32.mul(get(n), get(H)), get(iy)), get(W)), C4B))),
+            set(xRow, i32.add(get(X), i32.mul(i32.mul(i32.add(i32.mul(get(n), get(H)), get(iy)), get(W)), C4B))),
             forLoop(kx, i32c(0), get(KW), 1, [
-              set(wp, i32.add(get(racc), i32.mul(i32.add(i32.mul(get(ky), get(KW)), get(kx)), C4B))),
+              set(wp, i32.add(get(T), i32.mul(i32.add(i32.mul(get(ky), get(KW)), get(kx)), C4B))),
               forLoop(ox, i32c(0), get(OW), 1, [
                 set(ix, i32.sub(i32.add(i32.mul(get(ox), get(SW)), i32.mul(get(kx), get(DW))), get(left))),
                 ifThen(
@@ -306,12 +313,12 @@ function dwfilter(): Func {
                   set(dyp, i32.add(get(dyRow), i32.mul(get(ox), C4B))),
                   forLoop(c, i32c(0), get(C4), 4, [
                     store128(
-                      idx4(get(wp), get(c)),
-                      f32x4.add(load128(idx4(get(wp), get(c))), f32x4.mul(load128(idx4(get(xp), get(c))), load128(idx4(get(dyp), get(c))))),
+                      idx4(get(accP), get(c)),
+                      f32x4.add(load128(idx4(get(accP), get(c))), f32x4.mul(load128(idx4(get(srcP), get(c))), load128(idx4(get(dyp), get(c))))),
                     ),
                   ]),
                   forLoop(c, get(C4), get(C), 1, [
-                    storeF32(idx4(get(wp), get(c)), f32.add(loadF32(idx4(get(wp), get(c))), f32.mul(loadF32(idx4(get(xp), get(c))), loadF32(idx4(get(dyp), get(c)))))),
+                    storeF32(idx4(get(accP), get(c)), f32.add(loadF32(idx4(get(accP), get(c))), f32.mul(loadF32(idx4(get(srcP), get(c))), loadF32(idx4(get(dyp), get(c)))))),
                   ]),
                 ),
               ]),
@@ -381,7 +388,7 @@ function transpose2d(): Func {
 
 /** The generated module's bytes (importing a shared memory when `shared`). */
 export function simdModuleBytes(shared = false): Uint8Array {
-  const fns = [colsum(), colsumsq(), ...SIMD_ACTS.map(bnapply), ...SIMD_ACTS.map(bnbwdsum), ...SIMD_ACTS.map(bnbwdapply), dwfilter(), transpose2d()];
+  const fns = [colsum(), colsumsq(), ...SIMD_ACTS.map(bnapply), ...SIMD_ACTS.map(bnbwdsum), ...SIMD_ACTS.map(bnbwdapply), depthwiseGrad('dwfilter'), depthwiseGrad('dwinput'), transpose2d()];
   return buildModule(fns, shared);
 }
 
@@ -391,6 +398,7 @@ export type SimdExports = {
   colsum(x: I, rows: I, C: I, acc32: I, out64: I): void;
   colsumsq(x: I, rows: I, C: I, mu: I, acc32: I, out64: I): void;
   dwfilter(x: I, dy: I, racc: I, out64: I, N: I, H: I, W: I, C: I, OH: I, OW: I, KH: I, KW: I, SH: I, SW: I, DH: I, DW: I, top: I, left: I): void;
+  dwinput(dx: I, dy: I, w: I, unused: I, N: I, H: I, W: I, C: I, OH: I, OW: I, KH: I, KW: I, SH: I, SW: I, DH: I, DW: I, top: I, left: I): void;
   transpose2d(src: I, dst: I, R: I, C: I): void;
 } & { [K in `bnapply_${SimdAct}`]: (x: I, y: I, a: I, b: I, rows: I, C: I) => void } & {
   [K in `bnbwdsum_${SimdAct}`]: (dy: I, x: I, a: I, b: I, mu: I, rows: I, C: I, acc1: I, acc2: I, out1: I, out2: I) => void;
