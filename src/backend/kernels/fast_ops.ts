@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { conv2dSame, depthwiseSame, referenceOps, setOps } from '../../ops/index.js';
 import type { BatchNormParams, ConvNormActOptions, ConvNormParams, OpSet } from '../../ops/types.js';
 import { batchNormAct } from './batchnorm.js';
+import { hasTrainingKernels } from './index.js';
 
 /** Training-mode BN + activation with seg's fused kernels, updating the moving statistics as the reference does. */
 function bnActTrain(y: tf.Tensor4D, norm: BatchNormParams, o: ConvNormActOptions): tf.Tensor4D {
@@ -42,10 +43,22 @@ function convBnAct(x: tf.Tensor4D, p: ConvNormParams, o: ConvNormActOptions): tf
   return tf.tidy(() => bnActTrain(conv2dSame(x, p.kernel, o.stride ?? 1, o.dilation ?? 1), norm, o));
 }
 
+/**
+ * Depthwise 'same' convolution; an atrous one runs as a dilated depthwise convolution directly
+ * (XNNPACK forward, seg's dilation-capable gradients) instead of the reference's space-to-batch
+ * transposes, except where only the centre tap sees the image (rate ≥ H and W), which the
+ * reference already reduces to a per-channel scale.
+ */
+function depthwise(x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, dilation: number): tf.Tensor4D {
+  const [, h, w] = x.shape;
+  if (dilation === 1 || (dilation >= h && dilation >= w) || !hasTrainingKernels(tf.getBackend())) return depthwiseSame(x, kernel, stride, dilation);
+  return tf.depthwiseConv2d(x, kernel, stride, 'same', 'NHWC', dilation);
+}
+
 function depthwiseBnAct(x: tf.Tensor4D, p: ConvNormParams, o: ConvNormActOptions): tf.Tensor4D {
   if (!fusable(p, o) || p.norm.kind !== 'bn') return referenceOps.depthwiseBnAct(x, p, o);
   const norm = p.norm;
-  return tf.tidy(() => bnActTrain(depthwiseSame(x, p.kernel, o.stride ?? 1, o.dilation ?? 1), norm, o));
+  return tf.tidy(() => bnActTrain(depthwise(x, p.kernel, o.stride ?? 1, o.dilation ?? 1), norm, o));
 }
 
 /** The ops seg's kernels make faster (needs registerTrainingKernels for the active backend). */
