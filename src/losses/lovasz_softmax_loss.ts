@@ -54,19 +54,20 @@ export function lovaszSoftmaxCore(logits: tf.Tensor4D, labels: PreparedLabels, o
     const dP = scratch.f32('lovasz_softmax.dP', C * V); // scale · d loss / d p, class-major
     dP.fill(0);
     const counts = new Float64Array(C);
+    const maxFgP = new Float64Array(C);
     let maxLen = 0;
     for (const [s, e] of ranges) maxLen = Math.max(maxLen, e - s);
     const buffers = new SortBuffers(maxLen);
     let loss = 0;
     for (const [s, e] of sawNaN ? [] : ranges) {
-      countLabels(lab, s, e, counts);
+      countLabels(lab, pT, V, s, e, counts, maxFgP);
       let nClasses = 0;
       for (let c = 0; c < C; c++) if (options.classes === 'all' || (counts[c] as number) > 0) nClasses++;
       const scale = 1 / (nClasses * ranges.length);
       for (let c = 0; c < C; c++) {
         const G = counts[c] as number;
         if (options.classes === 'present' && G === 0) continue;
-        loss += classLoss(c, G, s, e, V, lab, pT, pTBits, dP, scale, buffers) * scale;
+        loss += classLoss(c, G, maxFgP[c] as number, s, e, V, lab, pT, pTBits, dP, scale, buffers) * scale;
       }
     }
     if (!recording) return { value: sawNaN ? NaN : loss };
@@ -114,11 +115,15 @@ function gather(from: Float32Array, fromBase: number, index: Uint32Array, to: Fl
   for (let v = 0; v < index.length; v++) to[toBase + v] = from[fromBase + (index[v] as number)] as number;
 }
 
-function countLabels(lab: Int32Array, s: number, e: number, counts: Float64Array): void {
+/** Pixels of each class in [s, e), and each class's largest probability on its own pixels. */
+function countLabels(lab: Int32Array, pT: Float32Array, V: number, s: number, e: number, counts: Float64Array, maxFgP: Float64Array): void {
   counts.fill(0);
+  maxFgP.fill(0);
   for (let v = s; v < e; v++) {
     const y = lab[v] as number;
     counts[y] = (counts[y] as number) + 1;
+    const p = pT[y * V + v] as number;
+    if (p > (maxFgP[y] as number)) maxFgP[y] = p;
   }
 }
 
@@ -144,11 +149,12 @@ function softmaxBackward(pT: Float32Array, dP: Float32Array, vIndex: Uint32Array
 
 /**
  * loss_c of one class over the compacted pixels [s, e); writes `scale · d loss_c / d p_c` into
- * dP. G = foreground pixels of class c in the set.
+ * dP. G = foreground pixels of class c in the set, maxFgP = the largest p_c among them.
  */
 function classLoss(
   c: number,
   G: number,
+  maxFgP: number,
   s: number,
   e: number,
   V: number,
@@ -187,7 +193,10 @@ function classLoss(
     return loss / G;
   }
   // Candidates: pixels with a positive error (the others add 0 and have gradient 0), keyed by
-  // decreasing error; the index carries the foreground flag in its top bit.
+  // decreasing error; the index carries the foreground flag in its top bit. A background pixel
+  // whose error p_c is below every foreground error 1 − p_c sorts after the last foreground
+  // pixel, where I = 0 and J = 1 stay constant: g = 0, so it is left out too.
+  const minFgErrBits = f32bits(1 - maxFgP);
   const keys = buffers.keys;
   const index = buffers.index;
   const one = 0x3f800000; // bits of 1.0f
@@ -204,7 +213,7 @@ function classLoss(
       key = descendingKeyPositive(f32bits(1 - (pT[base + v] as number)));
       index[n] = (v | 0x80000000) >>> 0;
     } else {
-      if (bits === 0) continue; // p = 0: err = 0
+      if (bits === 0 || bits < minFgErrBits) continue; // err = 0, or after the last foreground pixel
       key = descendingKeyPositive(bits);
       index[n] = v;
     }

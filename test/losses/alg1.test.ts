@@ -72,7 +72,7 @@ interface Case {
   perImage: boolean;
   classes?: 'present' | 'all';
   /** How to draw logits. */
-  logits: 'normal' | 'levels' | 'repeated' | 'confident';
+  logits: 'normal' | 'levels' | 'repeated' | 'halves' | 'confident';
   /** Order float32 errors (of tfjs's own softmax), as seg does: for large sets (see naive.ts). */
   float32Errors?: boolean;
   /** Label pattern. */
@@ -102,6 +102,9 @@ function makeCase(c: Case): { logits: Float32Array; labels: Int32Array } {
     const y = labels[Math.floor(i / c.C)] as number;
     if (c.logits === 'normal') logits[i] = 2 * rng.normal();
     else if (c.logits === 'levels') logits[i] = rng.int(-3, 3) * 0.5;
+    // 'halves': (0, 0) (p = 1/2 exactly: a foreground error 1 − p equals a background error p)
+    // or (1, 0), for 2 classes.
+    else if (c.logits === 'halves') logits[i] = i % 2 === 0 && (pick[Math.floor(i / c.C)] as number) < 2 ? 1 : 0;
     else if (c.logits === 'repeated') logits[i] = base[(pick[Math.floor(i / c.C)] as number) * c.C + (i % c.C)] as number;
     else logits[i] = c.C === 1 ? (y === 1 ? 1 : -1) * (0.5 + 2 * rng.random()) : (i % c.C === y ? 3 : 0) + rng.normal();
   }
@@ -126,6 +129,7 @@ const SOFTMAX_CASES: Case[] = [
   { name: "per image, 'all'", N: 3, H: 9, W: 10, C: 4, seed: 14, ignore: 0.1, perImage: true, classes: 'all', logits: 'normal', labels: 'absent-class' },
   { name: 'ties (4 distinct logit vectors)', N: 2, H: 10, W: 10, C: 3, seed: 15, ignore: 0.05, perImage: false, logits: 'repeated', labels: 'random' },
   { name: 'ties per image', N: 2, H: 10, W: 10, C: 3, seed: 18, ignore: 0.05, perImage: true, logits: 'repeated', labels: 'random' },
+  { name: 'logits (0, 0) or (1, 0): foreground and background errors tie exactly at 0.5', N: 2, H: 8, W: 8, C: 2, seed: 19, ignore: 0.1, perImage: false, logits: 'halves', labels: 'random' },
   { name: 'confident (trained-like)', N: 2, H: 16, W: 16, C: 6, seed: 16, ignore: 0.05, perImage: false, logits: 'confident', labels: 'random' },
   { name: 'large pooled set (16-bit digits)', N: 1, H: 160, W: 160, C: 4, seed: 17, ignore: 0.02, perImage: false, logits: 'normal', labels: 'random', float32Errors: true },
 ];
