@@ -15,8 +15,9 @@ import '@tensorflow/tfjs-backend-cpu';
 import { registerTrainingKernels } from './kernels/index.js';
 import { runtimeError, usageError } from '../util/errors.js';
 
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+import { BACKEND_CHOICES, type BackendChoice } from './choices.js';
+
+export { BACKEND_CHOICES, type BackendChoice };
 
 export interface BackendInfo {
   /** The tfjs backend name now active: 'tensorflow', 'wasm' or 'cpu'. */

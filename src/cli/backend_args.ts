@@ -1,5 +1,6 @@
 /** Starting the compute backend from a command's flags, and logging which one runs. */
-import { initBackend, type BackendChoice, type BackendInfo } from '../backend/index.js';
+import type { BackendChoice } from '../backend/choices.js';
+import { initBackend, type BackendInfo } from '../backend/index.js';
 import type { CliEnv, CommonArgs } from './command.js';
 
 export async function startBackend(args: CommonArgs & Record<string, unknown>, env: CliEnv): Promise<BackendInfo> {

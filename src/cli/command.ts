@@ -5,7 +5,7 @@
  */
 import type { Options, PositionalOptions } from 'yargs';
 import type { RunContext } from '../util/context.js';
-import type { BackendChoice } from '../backend/index.js';
+import type { BackendChoice } from '../backend/choices.js';
 
 /** Flags every command takes. */
 export interface CommonArgs {

@@ -9,7 +9,7 @@ import yargs, { type Argv, type Options } from 'yargs';
 import { EXIT_CODES, SegError, usageError } from '../util/errors.js';
 import type { CliEnv, Command, CommonArgs } from './command.js';
 import { makeContext } from './output.js';
-import { BACKEND_CHOICES } from '../backend/index.js';
+import { BACKEND_CHOICES } from '../backend/choices.js';
 import { COMMANDS } from './commands/index.js';
 
 const EPILOG = `Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 data problem (check NOT PASS, unreadable or invalid data), 130 interrupted.
@@ -18,8 +18,7 @@ Values take pdseg's Python-literal forms: (769, 769), "['lovasz_hinge_loss','bce
 
 const COMMON_OPTIONS: Record<string, Options> = {
   seed: {
-    type: 'string',
-    describe: 'seed for every random choice (sets SEED)',
+    describe: 'seed for every random choice (sets SEED), a non-negative integer',
     requiresArg: true,
     coerce: (v: unknown) => {
       const n = Number(v);
@@ -161,7 +160,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       .exitProcess(false)
       .fail((msg: string | undefined, err: Error | undefined) => {
         if (err instanceof SegError) throw err;
-        throw usageError(msg ?? err?.message ?? 'invalid command line', { hint: `see seg ${cmd ? `${cmd.name.split(' ')[0]} ` : ''}--help` });
+        throw usageError((msg ?? err?.message ?? 'invalid command line').replace(/\s*\n\s*/g, ' ').trim(), { hint: `see seg ${depth > 0 ? `${argv.slice(0, depth).join(' ')} ` : ''}--help` });
       });
     y = addOptions(y, COMMON_OPTIONS);
     for (const c of COMMANDS) y = y.command(c.name, c.describe, (yy) => build(yy, c), handlerFor(c));

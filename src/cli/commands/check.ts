@@ -2,9 +2,6 @@ import * as path from 'node:path';
 import type { Command } from '../command.js';
 import { cfgOption } from '../command.js';
 import { configFromArgs } from '../config_args.js';
-import { checkDataset, detailLog, formatReport } from '../../data/check.js';
-import { ensureDataset } from '../../data/datasets/ensure.js';
-import { writeFileAtomic } from '../../data/atomic.js';
 import { EXIT_CODES } from '../../util/errors.js';
 import { allLossNames } from '../../config/derive.js';
 import { LOSSES } from '../../losses/registry.js';
@@ -22,6 +19,9 @@ export const checkCommand: Command = {
     ['seg check --cfg configs/lovasz_hinge_road.yaml --json', 'the report as one JSON object on stdout'],
   ],
   async run(args, env) {
+    const { checkDataset, detailLog, formatReport } = await import('../../data/check.js');
+    const { ensureDataset } = await import('../../data/datasets/ensure.js');
+    const { writeFileAtomic } = await import('../../data/atomic.js');
     const { config } = configFromArgs(args, env);
     const cfg = await ensureDataset(config, env.ctx, { splits: [] });
     const report = await checkDataset(cfg, env.ctx, { oneChannelLosses: allLossNames(cfg).filter((n) => LOSSES[n].head === 'one-channel') });

@@ -2,11 +2,10 @@ import * as path from 'node:path';
 import type { Command } from '../command.js';
 import { usageError } from '../../util/errors.js';
 import { DOWNLOADS, MAKES } from '../../data/datasets/registry.js';
-import { fetchDataset } from '../../data/datasets/fetch.js';
-import { makeDataset, MAKE_NAMES, type MakeName, DEFAULT_MAKE_SEED } from '../../data/datasets/make.js';
-import { createDatasetLists } from '../../data/datasets/list.js';
+import type { MakeName } from '../../data/datasets/make.js';
 
 const DOWNLOAD_NAMES = Object.keys(DOWNLOADS) as Array<keyof typeof DOWNLOADS>;
+const MAKE_NAMES = Object.keys(MAKES) as MakeName[];
 
 const pair = (v: unknown, flag: string): [string, string] | undefined => {
   if (v === undefined) return undefined;
@@ -34,6 +33,7 @@ export const datasetCommand: Command = {
         ['seg dataset download voc2012', 'PASCAL VOC 2012 for configs/lovasz_softmax_voc.yaml (about 2 GB)'],
       ],
       async run(args, env) {
+        const { fetchDataset } = await import('../../data/datasets/fetch.js');
         const name = String(args['name']) as keyof typeof DOWNLOADS;
         const res = await fetchDataset(
           name,
@@ -75,6 +75,7 @@ export const datasetCommand: Command = {
           throw usageError(`--count expects a positive integer, got ${String(count)}`, { hint: 'e.g. --count 200' });
         }
         const outDir = path.join(String(args['dir']), MAKES[name].dir);
+        const { makeDataset, DEFAULT_MAKE_SEED } = await import('../../data/datasets/make.js');
         const m = await makeDataset(name, { outDir, seed: args.seed ?? DEFAULT_MAKE_SEED, ...(typeof count === 'number' ? { count } : {}), force: Boolean(args['force']) }, env.ctx);
         if (args.json) env.out(JSON.stringify({ dir: path.resolve(outDir), ...m }));
         else {
@@ -107,6 +108,7 @@ export const datasetCommand: Command = {
         const format = pair(args['format'], 'format');
         const postfix = pair(args['postfix'], 'postfix');
         const second = args['second_folder'];
+        const { createDatasetLists } = await import('../../data/datasets/list.js');
         const res = createDatasetLists(
           {
             root: String(args['dir']),

@@ -2,13 +2,6 @@ import * as path from 'node:path';
 import type { Command } from '../command.js';
 import { cfgOption, gpuOptions } from '../command.js';
 import { configFromArgs } from '../config_args.js';
-import { startBackend } from '../backend_args.js';
-import { ensureDataset } from '../../data/datasets/ensure.js';
-import { DataLoader, defaultWorkers } from '../../data/loader.js';
-import { buildLoss } from '../../losses/build.js';
-import { evaluate } from '../../train/evaluate.js';
-import { loadModel, modelDirFor } from '../../train/load_model.js';
-import { formatMetricsTable, metricsJson } from '../../train/eval_report.js';
 
 export const evalCommand: Command = {
   name: 'eval',
@@ -22,6 +15,13 @@ export const evalCommand: Command = {
   },
   examples: [['seg eval --cfg configs/quickstart_roads.yaml --model saved_model/quickstart_roads/best_model', 'per-class table on stdout']],
   async run(args, env) {
+    const { startBackend } = await import('../backend_args.js');
+    const { ensureDataset } = await import('../../data/datasets/ensure.js');
+    const { DataLoader, defaultWorkers } = await import('../../data/loader.js');
+    const { buildLoss } = await import('../../losses/build.js');
+    const { evaluate } = await import('../../train/evaluate.js');
+    const { loadModel, modelDirFor } = await import('../../train/load_model.js');
+    const { formatMetricsTable, metricsJson } = await import('../../train/eval_report.js');
     const resolved = configFromArgs(args, env);
     await startBackend(args, env);
     const cwd = process.cwd();

@@ -1,10 +1,7 @@
 import * as path from 'node:path';
 import type { Command } from '../command.js';
-import { startBackend } from '../backend_args.js';
-import { runExperiment } from '../../train/experiment.js';
 import { usageError } from '../../util/errors.js';
 import { ConfigSchema } from '../../config/schema.js';
-import { defaultWorkers } from '../../data/loader.js';
 
 export const experimentCommand: Command = {
   name: 'experiment',
@@ -20,6 +17,9 @@ export const experimentCommand: Command = {
   },
   examples: [['seg experiment --cfg configs/experiments/roads_softmax.yaml --cfg configs/experiments/roads_lovasz_hinge_bce.yaml --seeds 1,2,3', 'the roads comparison of docs/results.md']],
   async run(args, env) {
+    const { startBackend } = await import('../backend_args.js');
+    const { runExperiment } = await import('../../train/experiment.js');
+    const { defaultWorkers } = await import('../../data/loader.js');
     const configs = (args['cfg'] as string[]).map(String);
     const seeds = String(args['seeds'])
       .split(',')

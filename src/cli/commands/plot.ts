@@ -1,8 +1,5 @@
 import * as path from 'node:path';
 import type { Command } from '../command.js';
-import { readMetrics } from '../../train/metrics_log.js';
-import { renderPlotSvg } from '../../train/plot.js';
-import { writeSvgAsPng } from '../../data/image_io.js';
 
 export const plotCommand: Command = {
   name: 'plot <runs..>',
@@ -14,6 +11,9 @@ export const plotCommand: Command = {
   },
   examples: [['seg plot runs/softmax runs/lovasz -o cmp.png', 'overlay two runs']],
   async run(args, env) {
+    const { readMetrics } = await import('../../train/metrics_log.js');
+    const { renderPlotSvg } = await import('../../train/plot.js');
+    const { writeSvgAsPng } = await import('../../data/image_io.js');
     const given = args['runs'] as string[];
     const base = (r: string): string => path.basename(path.resolve(r).replace(/metrics\.jsonl$/, ''));
     const unique = new Set(given.map(base)).size === given.length;

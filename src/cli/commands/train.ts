@@ -2,11 +2,7 @@ import * as path from 'node:path';
 import type { Command } from '../command.js';
 import { cfgOption, gpuOptions } from '../command.js';
 import { configFromArgs } from '../config_args.js';
-import { startBackend } from '../backend_args.js';
-import { train } from '../../train/trainer.js';
-import { defaultWorkers } from '../../data/loader.js';
 import { usageError } from '../../util/errors.js';
-import { finishRun } from '../../train/report.js';
 
 export const trainCommand: Command = {
   name: 'train',
@@ -24,6 +20,10 @@ export const trainCommand: Command = {
     ["seg train --cfg configs/lovasz_hinge_road.yaml --use_mpio SOLVER.LOSS \"['lovasz_hinge_loss','bce_loss']\"", 'pdseg-style'],
   ],
   async run(args, env) {
+    const { train } = await import('../../train/trainer.js');
+    const { defaultWorkers } = await import('../../data/loader.js');
+    const { finishRun } = await import('../../train/report.js');
+    const { startBackend } = await import('../backend_args.js');
     const logSteps = Number(args['log_steps']);
     if (!Number.isInteger(logSteps) || logSteps < 1) throw usageError(`--log_steps expects a positive integer, got ${String(args['log_steps'])}`);
     const { config } = configFromArgs(args, env);

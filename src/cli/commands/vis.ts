@@ -4,11 +4,6 @@ import * as path from 'node:path';
 import type { Command } from '../command.js';
 import { cfgOption } from '../command.js';
 import { configFromArgs } from '../config_args.js';
-import { startBackend } from '../backend_args.js';
-import { DataLoader } from '../../data/loader.js';
-import { ensureDataset } from '../../data/datasets/ensure.js';
-import { loadModel, modelDirFor } from '../../train/load_model.js';
-import { visualise } from '../../train/vis.js';
 import { dataError } from '../../util/errors.js';
 import type { SegConfig } from '../../config/schema.js';
 
@@ -45,6 +40,11 @@ export const visCommand: Command = {
   },
   examples: [['seg vis --cfg configs/quickstart_roads.yaml --model saved_model/quickstart_roads/best_model --vis_dir visual', 'pictures of DATASET.VIS_FILE_LIST']],
   async run(args, env) {
+    const { startBackend } = await import('../backend_args.js');
+    const { DataLoader } = await import('../../data/loader.js');
+    const { ensureDataset } = await import('../../data/datasets/ensure.js');
+    const { loadModel, modelDirFor } = await import('../../train/load_model.js');
+    const { visualise } = await import('../../train/vis.js');
     const resolved = configFromArgs(args, env);
     await startBackend(args, env);
     const cwd = process.cwd();
