@@ -46,9 +46,9 @@ export class VariableStore {
     return this.shared.list;
   }
 
-  /** The seed of the variable called `name` in this scope. */
+  /** The seed of the variable called `name` in this scope (never 0: tfjs treats seed 0 as "unseeded"). */
   seedFor(name: string): number {
-    return deriveSeed(this.seed, hashName(this.prefix + name));
+    return deriveSeed(this.seed, hashName(this.prefix + name)) || 1;
   }
 
   private add(name: string, init: () => tf.Tensor, trainable: boolean): tf.Variable {
