@@ -63,6 +63,8 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
 }
 
 async function setBackend(name: string): Promise<void> {
+  // Production mode: no debug checks, and no "install tfjs-node" banner from the cpu backend.
+  tf.env().set('PROD', true);
   const ok = await tf.setBackend(name);
   await tf.ready();
   if (!ok || tf.getBackend() !== name) throw runtimeError(`could not initialise the ${name} backend`);

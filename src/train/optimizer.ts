@@ -51,8 +51,9 @@ export class Optimizer {
       return {
         name,
         variable,
-        m: tf.tidy(() => tf.variable(tf.zerosLike(variable), false, `opt/${name}/m`)),
-        v: options.name === 'adam' ? tf.tidy(() => tf.variable(tf.zerosLike(variable), false, `opt/${name}/v`)) : undefined,
+        // Unnamed: tfjs names variables globally, and two optimisers may live in one process.
+        m: tf.tidy(() => tf.variable(tf.zerosLike(variable), false)),
+        v: options.name === 'adam' ? tf.tidy(() => tf.variable(tf.zerosLike(variable), false)) : undefined,
         decay: options.decays ? options.decays(name) : true,
       };
     });

@@ -99,3 +99,13 @@ test('no tensors leak per step', () => {
   tf.dispose([g, w]);
   opt.dispose();
 });
+
+test('two optimisers over the same weight names can live in one process', () => {
+  const w = tf.tidy(() => tf.variable(tf.ones([2])));
+  const a = new Optimizer({ name: 'adam', momentum: 0.9, momentum2: 0.999, weightDecay: 0 }, [{ name: 'w', variable: w }]);
+  const b = new Optimizer({ name: 'adam', momentum: 0.9, momentum2: 0.999, weightDecay: 0 }, [{ name: 'w', variable: w }]);
+  assert.equal(a.state().slots.length, b.state().slots.length);
+  a.dispose();
+  b.dispose();
+  w.dispose();
+});
