@@ -22,6 +22,7 @@ import { registerSegGradients } from './gradients.js';
 import { type Host, type HostName, hostFor } from './host.js';
 import { bnActBackward, bnActForward, type FusedActivation } from './batchnorm.js';
 import { reduceKernel, splitKernel, transposeKernel } from './layout.js';
+import { type OptimizerStepAttrs, optimizerStepKernel } from './optimizer.js';
 import { resizeBilinearGrad } from './resize.js';
 import { registerTfjsGradients } from './tfjs_gradients.js';
 
@@ -79,6 +80,11 @@ const KERNELS: Readonly<Record<string, SegKernel>> = Object.freeze({
     const act = attrs['act'] as FusedActivation;
     const eps = attrs['epsilon'] as number;
     return bnActBackward(h, need(inputs, 'dy'), need(inputs, 'x'), need(inputs, 'gamma'), need(inputs, 'beta'), need(inputs, 'mean'), need(inputs, 'variance'), act, eps);
+  },
+  SegOptimizerStep(h, inputs, attrs) {
+    const w = need(inputs, 'w');
+    if (w.dtype !== 'float32') throw new Error('SegOptimizerStep: float32 only');
+    return optimizerStepKernel(h, w, need(inputs, 'g'), need(inputs, 'm'), inputs['v'], attrs as unknown as OptimizerStepAttrs);
   },
   ResizeBilinearGrad(h, inputs, attrs, stock) {
     const images = need(inputs, 'images');

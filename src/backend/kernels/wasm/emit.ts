@@ -85,6 +85,7 @@ export const f32 = {
   div: bin(0x95),
   min: bin(0x96),
   max: bin(0x97),
+  sqrt: (a: Code): Code => [...a, 0x91],
   gt: bin(0x5e),
   le: bin(0x5f),
   promote: (a: Code): Code => [...a, 0xbb],
@@ -115,6 +116,8 @@ export const f32x4 = {
   add: vbin(0xe4),
   sub: vbin(0xe5),
   mul: vbin(0xe6),
+  div: vbin(0xe7),
+  sqrt: vun(0xe3),
   min: vbin(0xe8),
   max: vbin(0xe9),
   /** The two low lanes as f64x2. */

@@ -15,6 +15,7 @@
  *   dwfilter(x, dy, rowacc32, out64, geometry…)     depthwise filter gradient (multiplier 1)
  *   dwinput(dx, dy, w, 0, geometry…)                depthwise input gradient (multiplier 1, any stride)
  *   transpose2d(src, dst, R, C)                     [R, C] → [C, R]
+ *   opt_adam(…), opt_sgd(…)                         one optimiser update (optimizerStep below)
  * Sums run in float32 over blocks of BLOCK rows and are folded into float64 accumulators.
  */
 import {
@@ -386,9 +387,90 @@ function transpose2d(): Func {
   return f;
 }
 
+/**
+ * One optimiser update over n weights, in place of ~14 tfjs kernel calls per variable:
+ *   g′ = g + wd·w
+ *   adam: m′ = β1·m + (1−β1)·g′;  v′ = β2·v + (1−β2)·g′²;  w′ = w − lr·(m′/bc1)/(√(v′/bc2) + ε)
+ *   sgd:  m′ = μ·m + g′;  w′ = w − lr·m′
+ * Arguments (pointers, n, then f32 hyper-parameters): adam(w, g, m, v, wOut, mOut, vOut, n,
+ * lr, β1, β2, 1−β1, 1−β2, ε, bc1, bc2, wd); sgd(w, g, m, wOut, mOut, n, lr, μ, wd).
+ */
+function optimizerStep(kind: 'adam' | 'sgd'): Func {
+  const adam = kind === 'adam';
+  const params: Array<'i32' | 'f32'> = adam
+    ? ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32']
+    : ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'f32', 'f32'];
+  const f = new Func(`opt_${kind}`, params);
+  const i = f.local('i32');
+  const n4 = f.local('i32');
+  const off = f.local('i32');
+  const gv = f.local('v128');
+  const mv = f.local('v128');
+  const vv = f.local('v128');
+  const gs = f.local('f32');
+  const ms = f.local('f32');
+  const vs = f.local('f32');
+  const splat = (p: number): number => {
+    const l = f.local('v128');
+    f.emit(set(l, f32x4.splat(get(p))));
+    return l;
+  };
+  if (adam) {
+    // c1 = 1 − β1 and c2 = 1 − β2 come from the caller, rounded once from double precision as tf.mul(x, 1 − β) does
+    const [w, g, m, v, wo, mo, vo, n, lr, b1, b2, c1, c2, eps, bc1, bc2, wd] = [...Array(17).keys()] as [
+      number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number,
+    ];
+    const [LR, B1, B2, EPS, BC1, BC2, WD, C1, C2] = [lr, b1, b2, eps, bc1, bc2, wd, c1, c2].map(splat) as [number, number, number, number, number, number, number, number, number];
+    const at = (base: number): Code => i32.add(get(base), get(off));
+    f.emit(
+      set(n4, i32.and(get(n), i32c(~3))),
+      forLoop(i, i32c(0), get(n4), 4, [
+        set(off, i32.shl(get(i), i32c(2))),
+        set(gv, f32x4.add(load128(at(g)), f32x4.mul(get(WD), load128(at(w))))),
+        set(mv, f32x4.add(f32x4.mul(get(B1), load128(at(m))), f32x4.mul(get(C1), get(gv)))),
+        set(vv, f32x4.add(f32x4.mul(get(B2), load128(at(v))), f32x4.mul(get(C2), f32x4.mul(get(gv), get(gv))))),
+        store128(at(mo), get(mv)),
+        store128(at(vo), get(vv)),
+        store128(at(wo), f32x4.sub(load128(at(w)), f32x4.mul(get(LR), f32x4.div(f32x4.div(get(mv), get(BC1)), f32x4.add(f32x4.sqrt(f32x4.div(get(vv), get(BC2))), get(EPS)))))),
+      ]),
+      forLoop(i, get(n4), get(n), 1, [
+        set(off, i32.shl(get(i), i32c(2))),
+        set(gs, f32.add(loadF32(at(g)), f32.mul(get(wd), loadF32(at(w))))),
+        set(ms, f32.add(f32.mul(get(b1), loadF32(at(m))), f32.mul(get(c1), get(gs)))),
+        set(vs, f32.add(f32.mul(get(b2), loadF32(at(v))), f32.mul(get(c2), f32.mul(get(gs), get(gs))))),
+        storeF32(at(mo), get(ms)),
+        storeF32(at(vo), get(vs)),
+        storeF32(at(wo), f32.sub(loadF32(at(w)), f32.mul(get(lr), f32.div(f32.div(get(ms), get(bc1)), f32.add(f32.sqrt(f32.div(get(vs), get(bc2))), get(eps)))))),
+      ]),
+    );
+  } else {
+    const [w, g, m, wo, mo, n, lr, mu, wd] = [...Array(9).keys()] as [number, number, number, number, number, number, number, number, number];
+    const [LR, MU, WD] = [lr, mu, wd].map(splat) as [number, number, number];
+    const at = (base: number): Code => i32.add(get(base), get(off));
+    f.emit(
+      set(n4, i32.and(get(n), i32c(~3))),
+      forLoop(i, i32c(0), get(n4), 4, [
+        set(off, i32.shl(get(i), i32c(2))),
+        set(mv, f32x4.add(f32x4.mul(get(MU), load128(at(m))), f32x4.add(load128(at(g)), f32x4.mul(get(WD), load128(at(w)))))),
+        store128(at(mo), get(mv)),
+        store128(at(wo), f32x4.sub(load128(at(w)), f32x4.mul(get(LR), get(mv)))),
+      ]),
+      forLoop(i, get(n4), get(n), 1, [
+        set(off, i32.shl(get(i), i32c(2))),
+        set(ms, f32.add(f32.mul(get(mu), loadF32(at(m))), f32.add(loadF32(at(g)), f32.mul(get(wd), loadF32(at(w)))))),
+        storeF32(at(mo), get(ms)),
+        storeF32(at(wo), f32.sub(loadF32(at(w)), f32.mul(get(lr), get(ms)))),
+      ]),
+    );
+    void vv;
+    void vs;
+  }
+  return f;
+}
+
 /** The generated module's bytes (importing a shared memory when `shared`). */
 export function simdModuleBytes(shared = false): Uint8Array {
-  const fns = [colsum(), colsumsq(), ...SIMD_ACTS.map(bnapply), ...SIMD_ACTS.map(bnbwdsum), ...SIMD_ACTS.map(bnbwdapply), depthwiseGrad('dwfilter'), depthwiseGrad('dwinput'), transpose2d()];
+  const fns = [colsum(), colsumsq(), ...SIMD_ACTS.map(bnapply), ...SIMD_ACTS.map(bnbwdsum), ...SIMD_ACTS.map(bnbwdapply), depthwiseGrad('dwfilter'), depthwiseGrad('dwinput'), transpose2d(), optimizerStep('adam'), optimizerStep('sgd')];
   return buildModule(fns, shared);
 }
 
@@ -400,6 +482,8 @@ export type SimdExports = {
   dwfilter(x: I, dy: I, racc: I, out64: I, N: I, H: I, W: I, C: I, OH: I, OW: I, KH: I, KW: I, SH: I, SW: I, DH: I, DW: I, top: I, left: I): void;
   dwinput(dx: I, dy: I, w: I, unused: I, N: I, H: I, W: I, C: I, OH: I, OW: I, KH: I, KW: I, SH: I, SW: I, DH: I, DW: I, top: I, left: I): void;
   transpose2d(src: I, dst: I, R: I, C: I): void;
+  opt_adam(w: I, g: I, m: I, v: I, wOut: I, mOut: I, vOut: I, n: I, lr: number, b1: number, b2: number, c1: number, c2: number, eps: number, bc1: number, bc2: number, wd: number): void;
+  opt_sgd(w: I, g: I, m: I, wOut: I, mOut: I, n: I, lr: number, mu: number, wd: number): void;
 } & { [K in `bnapply_${SimdAct}`]: (x: I, y: I, a: I, b: I, rows: I, C: I) => void } & {
   [K in `bnbwdsum_${SimdAct}`]: (dy: I, x: I, a: I, b: I, mu: I, rows: I, C: I, acc1: I, acc2: I, out1: I, out2: I) => void;
 } & { [K in `bnbwdapply_${SimdAct}`]: (dy: I, x: I, a: I, b: I, mu: I, k1: I, k0: I, dx: I, rows: I, C: I) => void };
