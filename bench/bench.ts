@@ -3,13 +3,14 @@
  * side by side with PyTorch, as ONE table.
  *
  *   node dist/bench/bench.js [--sizes 256,512] [--batch 2] [--warmup 2] [--reps 5]
- *                            [--paths torch,wasm,cpu,tensorflow] [--json <file>]
+ *                            [--paths torch,wasm,wasm-threads2,cpu,tensorflow] [--json <file>]
  *                            [--timeout <s per run>]
  *
  * Each (path, size) runs in its own process (bench/step.ts, or bench/torch_step.py under
  * /usr/bin/python3 when it has torch), so peak RSS is per run and one crash (e.g. the 4 GB wasm
  * heap) does not end the benchmark. Where the wasm heap cannot hold the batch, the run is repeated
  * with micro-batches (gradients of batch/k images summed, then one update) and the table says so.
+ * `wasm-threadsN` is the opt-in threaded wasm build with N threads (src/backend/kernels/wasm/threads.ts).
  * The `cpu` path (pure JS, ~80 s/step at 256²) only runs when named in --paths.
  *
  * Timing on a shared 2-core VM is noisy: the load average before the runs is printed; do not run
@@ -70,7 +71,7 @@ function parseArgs(argv: string[]): Args {
     batch: Number(get('batch') ?? 2),
     warmup: Number(get('warmup') ?? 2),
     reps: Number(get('reps') ?? 5),
-    paths: list(get('paths'), 'torch,wasm,tensorflow'),
+    paths: list(get('paths'), 'torch,wasm,wasm-threads2,tensorflow'),
     json: get('json'),
     timeoutS: Number(get('timeout') ?? 1800),
   };
@@ -122,14 +123,17 @@ async function measure(a: Args, p: string, size: number): Promise<Cell> {
     return r.result ? { result: r.result } : { note: `failed: ${lastError(r.out)}` };
   }
   if (p === 'tensorflow' && !(await nativeAvailable())) return { note: 'not installed (@tensorflow/tfjs-node)' };
-  const step = [path.join(HERE, 'step.js'), '--backend', p, ...common];
+  const threads = /^wasm-threads(\d+)$/.exec(p);
+  const step = threads
+    ? [path.join(HERE, 'step.js'), '--backend', 'wasm', '--threads', threads[1]!, ...common]
+    : [path.join(HERE, 'step.js'), '--backend', p, ...common];
   let micro = 1;
   for (;;) {
     const r = run(process.execPath, [...step, '--micro', String(micro)], a.timeoutS);
     if (r.result) return { result: r.result };
     const err = lastError(r.out);
     const oom = /memory|Aborted|OOM|RangeError: Array buffer allocation/i.test(r.out);
-    if (p === 'wasm' && oom && micro < a.batch) {
+    if (p.startsWith('wasm') && oom && micro < a.batch) {
       process.stderr.write(`  out of memory at micro-batch ${a.batch / micro}: retrying with smaller micro-batches\n`);
       micro *= 2;
       continue;
