@@ -35,9 +35,9 @@ export class SortBuffers {
    * them (else they are computed).
    *
    * LSD radix sort on `key − min`: only the significant bits of the key range are sorted, in as
-   * few passes as the digit size allows (digits of up to 16 bits for large n, fewer for small n,
-   * where a large histogram would cost more than it saves). Softmax errors in (0, 1] span 30
-   * bits: 2 passes of 15 bits.
+   * few passes as the digit size allows (digits of up to 16 bits from n = 16384 on, 8 or 11 below,
+   * where clearing a large histogram would cost more than a pass). Softmax errors in (0, 1] span
+   * 30 bits: 2 passes of 15 bits.
    */
   sort(n: number, min?: number, max?: number): Uint32Array {
     let kIn = this.keys;
@@ -55,7 +55,7 @@ export class SortBuffers {
     }
     if (n <= 1 || max <= min) return iIn.subarray(0, n); // already in order
     const sig = 32 - Math.clz32(max - min);
-    const maxBits = n < 2048 ? 8 : n < 65536 ? 11 : 16;
+    const maxBits = n < 1024 ? 8 : n < 16384 ? 11 : 16;
     const passes = Math.ceil(sig / maxBits);
     const bits = Math.ceil(sig / passes);
     const R = 1 << bits;
