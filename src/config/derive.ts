@@ -7,36 +7,18 @@
  *    failed on a missing one, even when the command did not need it; seg checks a list when a
  *    command reads it).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { SegConfig } from './schema.js';
+import { setListTotals } from '../util/list_totals.js';
 import { LOSSES, type LossName } from '../losses/registry.js';
+
+export { countListLines, setListTotals } from '../util/list_totals.js';
 
 export function deriveConfig(cfg: SegConfig, explicit: ReadonlySet<string>, cwd: string): SegConfig {
   const out: SegConfig = structuredClone(cfg);
   out.DATASET.DATA_DIM = cfg.DATASET.IMAGE_TYPE === 'rgba' ? 4 : 3;
   if (!explicit.has('DATASET.PADDING_VALUE')) out.DATASET.PADDING_VALUE = cfg.MEAN.map((m) => m * 255);
-  const lists = [
-    ['TRAIN_FILE_LIST', 'TRAIN_TOTAL_IMAGES'],
-    ['VAL_FILE_LIST', 'VAL_TOTAL_IMAGES'],
-    ['TEST_FILE_LIST', 'TEST_TOTAL_IMAGES'],
-  ] as const;
-  for (const [listKey, totalKey] of lists) {
-    if (explicit.has(`DATASET.${totalKey}`)) continue;
-    const n = countListLines(path.resolve(cwd, cfg.DATASET[listKey]));
-    if (n !== undefined) out.DATASET[totalKey] = n;
-  }
+  setListTotals(out, cwd, explicit);
   return out;
-}
-
-/** Number of non-empty lines of a file list, or undefined when it cannot be read. */
-export function countListLines(file: string): number | undefined {
-  try {
-    const text = fs.readFileSync(file, 'utf8');
-    return text.split(/\r?\n/).filter((l) => l.trim() !== '').length;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Every loss name the run can use: SOLVER.LOSS and those of every SOLVER.LOSS_STAGES entry. */

@@ -7,15 +7,10 @@ import type { SegModel } from '../models/build.js';
 import type { Optimizer } from './optimizer.js';
 import type { LossTotals } from '../losses/build.js';
 import { ConfusionMatrix } from '../metrics/confusion.js';
+import type { Batch } from '../data/loader.js';
 
-export interface StepBatch {
-  images: Float32Array;
-  labels: Int32Array;
-  n: number;
-  height: number;
-  width: number;
-  channels: number;
-}
+/** The part of a loader Batch a step reads. */
+export type StepBatch = Pick<Batch, 'images' | 'labels' | 'n' | 'height' | 'width' | 'channels'>;
 
 export interface StepResult {
   loss: number;

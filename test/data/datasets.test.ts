@@ -148,7 +148,8 @@ async function fixtureServer(files: Record<string, Buffer>, cutFirst: Set<string
     res.writeHead(m ? 206 : 200, { 'content-length': chunk.length, ...(m ? { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}) });
     if (cutFirst.has(name)) {
       cutFirst.delete(name);
-      res.write(chunk.subarray(0, Math.floor(chunk.length / 2)), () => res.destroy());
+      // Close gracefully (FIN, not RST) after half the body, so the bytes sent do arrive before the cut.
+      res.write(chunk.subarray(0, Math.floor(chunk.length / 2)), () => res.socket?.end());
       return;
     }
     res.end(chunk);

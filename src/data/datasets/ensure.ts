@@ -15,6 +15,7 @@ import type { SegConfig } from '../../config/schema.js';
 import type { RunContext } from '../../util/context.js';
 import { dataError } from '../../util/errors.js';
 import { listFileFor, listKeyFor, type Split } from '../file_list.js';
+import { setListTotals } from '../../util/list_totals.js';
 import { DEFAULT_MAKE_SEED, makeDataset, MAKE_NAMES, type MakeName } from './make.js';
 import { datasetForDir, missingDatasetHint } from './registry.js';
 
@@ -28,10 +29,6 @@ export interface EnsureOptions {
   generate?: boolean;
   /** Training tiles of a generated dataset (default: the dataset's default count; tests use fewer). */
   count?: number;
-}
-
-function countLines(file: string): number {
-  return fs.readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '').length;
 }
 
 /** Make sure the config's dataset exists (see the module comment); returns the config with list counts updated. */
@@ -57,14 +54,6 @@ export async function ensureDataset(cfg: SegConfig, ctx: RunContext, opts: Ensur
       throw dataError(`${listKeyFor(cfg, split)}: the file list ${list} does not exist (${abs})`, { key: listKeyFor(cfg, split), file: list, hint: known ? missingDatasetHint(cfg.DATASET.DATA_DIR) : 'write file lists with `seg dataset list <dir>`, or fix the path in the config' });
     }
   }
-  const totals = [
-    ['TRAIN_FILE_LIST', 'TRAIN_TOTAL_IMAGES'],
-    ['VAL_FILE_LIST', 'VAL_TOTAL_IMAGES'],
-    ['TEST_FILE_LIST', 'TEST_TOTAL_IMAGES'],
-  ] as const;
-  for (const [listKey, totalKey] of totals) {
-    const abs = path.resolve(cwd, cfg.DATASET[listKey]);
-    if (fs.existsSync(abs)) out.DATASET[totalKey] = countLines(abs);
-  }
+  setListTotals(out, cwd);
   return out;
 }
