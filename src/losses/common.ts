@@ -109,6 +109,9 @@ export function prepareLabels(name: string, head: Head, logits: tf.Tensor, label
       hint: BINARY_HINT,
     });
   }
+  if (C > 65535) {
+    throw usageError(`${name}: ${C} channels; seg's losses take at most 65535 classes`, { hint: 'check that the logits are NHWC [N, H, W, classes]' });
+  }
   const K = head === 'one-channel' ? 2 : C;
   const data = scratch.i32('labels', N * H * W);
   data.set(peek(labels));

@@ -51,11 +51,8 @@ export function lovaszSoftmaxCore(logits: tf.Tensor4D, labels: PreparedLabels, o
       ranges.push([0, V]);
     }
 
-    // For the gradient: pdP = p ⊙ d loss / d p (class-major) and dot = Σ_c p_c · d loss / d p_c.
-    const pdP = scratch.f32('lovasz_softmax.pdP', C * V);
-    pdP.fill(0);
-    const dot = scratch.f64('lovasz_softmax.dot', V);
-    dot.fill(0);
+    const dP = scratch.f32('lovasz_softmax.dP', C * V); // scale · d loss / d p, class-major
+    dP.fill(0);
     const counts = new Float64Array(C);
     const maxFgP = new Float64Array(C);
     let maxLen = 0;
@@ -70,14 +67,14 @@ export function lovaszSoftmaxCore(logits: tf.Tensor4D, labels: PreparedLabels, o
       for (let c = 0; c < C; c++) {
         const G = counts[c] as number;
         if (options.classes === 'present' && G === 0) continue;
-        loss += classLoss(c, G, maxFgP[c] as number, s, e, V, lab, pT, pTBits, pdP, dot, scale, buffers) * scale;
+        loss += classLoss(c, G, maxFgP[c] as number, s, e, V, lab, pT, pTBits, dP, scale, buffers) * scale;
       }
     }
     if (!recording) return { value: sawNaN ? NaN : loss };
-    // d loss / d z = p ⊙ (dP − Σ_c dP_c p_c) = pdP − p·dot, class-major, transposed back on the backend.
+    // d loss / d z = p ⊙ (dP − Σ_c dP_c p_c), class-major, transposed back on the backend.
     const dzCM = scratch.f32('lovasz_softmax.dz', C * P);
     if (sawNaN) dzCM.fill(NaN);
-    else softmaxBackward(pT, pdP, dot, vIndex, C, V, P, dzCM);
+    else softmaxBackward(pT, dP, vIndex, C, V, P, dzCM);
     return {
       value: sawNaN ? NaN : loss,
       gradient: () => tf.reshape(tf.transpose(tensorFrom(dzCM, [C, P])), logits.shape),
@@ -91,16 +88,17 @@ export function lovaszSoftmaxCore(logits: tf.Tensor4D, labels: PreparedLabels, o
  * and whether any probability is NaN (a NaN or infinite logit makes its whole pixel NaN, so
  * class 0 tells).
  */
-function compact(probsCM: Float32Array, data: Int32Array, ignoreIndex: number, C: number, V: number): { vIndex: Uint32Array | undefined; lab: Int32Array; pT: Float32Array; sawNaN: boolean } {
+function compact(probsCM: Float32Array, data: Int32Array, ignoreIndex: number, C: number, V: number): { vIndex: Uint32Array | undefined; lab: Uint16Array; pT: Float32Array; sawNaN: boolean } {
   const P = data.length;
   const pT = scratch.f32('lovasz_softmax.p', C * V);
+  // Labels as 16-bit integers: the per-class loops read them C times.
+  const lab = scratch.u16('lovasz_softmax.lab', V);
   let vIndex: Uint32Array | undefined;
-  let lab = data;
   if (V === P) {
+    lab.set(data);
     pT.set(probsCM);
   } else {
     vIndex = scratch.u32('lovasz_softmax.vIndex', V);
-    lab = scratch.i32('lovasz_softmax.lab', V);
     for (let j = 0, v = 0; j < P; j++) {
       const y = data[j] as number;
       if (y === ignoreIndex) continue;
@@ -119,7 +117,7 @@ function gather(from: Float32Array, fromBase: number, index: Uint32Array, to: Fl
 }
 
 /** Pixels of each class in [s, e), and each class's largest probability on its own pixels. */
-function countLabels(lab: Int32Array, pT: Float32Array, V: number, s: number, e: number, counts: Float64Array, maxFgP: Float64Array): void {
+function countLabels(lab: Uint16Array, pT: Float32Array, V: number, s: number, e: number, counts: Float64Array, maxFgP: Float64Array): void {
   counts.fill(0);
   maxFgP.fill(0);
   for (let v = s; v < e; v++) {
@@ -130,24 +128,33 @@ function countLabels(lab: Int32Array, pT: Float32Array, V: number, s: number, e:
   }
 }
 
-/** dz = pdP − p·dot, class-major [C, P]; 0 at ignored pixels. */
-function softmaxBackward(pT: Float32Array, pdP: Float32Array, dot: Float64Array, vIndex: Uint32Array | undefined, C: number, V: number, P: number, dz: Float32Array): void {
+/**
+ * dz = p ⊙ (dP − Σ_c dP_c p_c), class-major [C, P]; 0 at ignored pixels. (Two sequential passes:
+ * accumulating Σ_c dP_c p_c during the per-class walks instead costs a random read-modify-write
+ * per pixel, much slower once the arrays outgrow the caches.)
+ */
+function softmaxBackward(pT: Float32Array, dP: Float32Array, vIndex: Uint32Array | undefined, C: number, V: number, P: number, dz: Float32Array): void {
+  const dot = scratch.f64('lovasz_softmax.dot', V);
+  dot.fill(0);
+  for (let c = 0; c < C; c++) {
+    const base = c * V;
+    for (let v = 0; v < V; v++) dot[v] = (dot[v] as number) + (dP[base + v] as number) * (pT[base + v] as number);
+  }
   if (vIndex !== undefined) dz.fill(0);
   for (let c = 0; c < C; c++) {
     const base = c * V;
     const out = c * P;
     if (vIndex === undefined) {
-      for (let v = 0; v < V; v++) dz[out + v] = (pdP[base + v] as number) - (pT[base + v] as number) * (dot[v] as number);
+      for (let v = 0; v < V; v++) dz[out + v] = (pT[base + v] as number) * ((dP[base + v] as number) - (dot[v] as number));
     } else {
-      for (let v = 0; v < V; v++) dz[out + (vIndex[v] as number)] = (pdP[base + v] as number) - (pT[base + v] as number) * (dot[v] as number);
+      for (let v = 0; v < V; v++) dz[out + (vIndex[v] as number)] = (pT[base + v] as number) * ((dP[base + v] as number) - (dot[v] as number));
     }
   }
 }
 
 /**
- * loss_c of one class over the compacted pixels [s, e). With d = scale · d loss_c / d p_c, adds
- * p_c·d to pdP and to dot (the softmax Jacobian's two parts). G = foreground pixels of class c in
- * the set, maxFgP = the largest p_c among them.
+ * loss_c of one class over the compacted pixels [s, e); writes `scale · d loss_c / d p_c` into
+ * dP. G = foreground pixels of class c in the set, maxFgP = the largest p_c among them.
  */
 function classLoss(
   c: number,
@@ -156,11 +163,10 @@ function classLoss(
   s: number,
   e: number,
   V: number,
-  lab: Int32Array,
+  lab: Uint16Array,
   pT: Float32Array,
   pTBits: Uint32Array,
-  pdP: Float32Array,
-  dot: Float64Array,
+  dP: Float32Array,
   scale: number,
   buffers: SortBuffers,
 ): number {
@@ -176,10 +182,7 @@ function classLoss(
         bestP = p;
       }
     }
-    if (best >= 0) {
-      pdP[base + best] = bestP * scale;
-      dot[best] = (dot[best] as number) + bestP * scale;
-    }
+    if (best >= 0) dP[base + best] = scale;
     return bestP;
   }
   if (G === e - s) {
@@ -189,9 +192,7 @@ function classLoss(
       const p = pT[base + v] as number;
       if (p < 1) {
         loss += 1 - p;
-        const d = (-scale / G) * p;
-        pdP[base + v] = d;
-        dot[v] = (dot[v] as number) + d;
+        dP[base + v] = -scale / G;
       }
     }
     return loss / G;
@@ -226,8 +227,8 @@ function classLoss(
     if (key > max) max = key;
   }
   const order = buffers.sort(n, min, max);
-  // The sorted keys give the errors back (float32), so the walk reads memory in order but for p
-  // and the gradient parts.
+  // The sorted keys give the errors back (float32), so the walk reads memory in order and only
+  // writes dP at random.
   const sortedKeys = buffers.keys;
   let loss = 0;
   let cum = 0;
@@ -242,9 +243,7 @@ function classLoss(
     const g = jac - prevJ;
     prevJ = jac;
     loss += err * g;
-    const d = (tagged !== v ? -g * scale : g * scale) * (pT[base + v] as number);
-    pdP[base + v] = d;
-    dot[v] = (dot[v] as number) + d;
+    dP[base + v] = tagged !== v ? -g * scale : g * scale;
   }
   return loss;
 }

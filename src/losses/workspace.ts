@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-type ArrayKind = Float32Array | Float64Array | Int32Array | Uint32Array;
+type ArrayKind = Float32Array | Float64Array | Int32Array | Uint32Array | Uint16Array;
 
 const arrays = new Map<string, ArrayKind>();
 
@@ -34,6 +34,7 @@ export const scratch = {
   f64: (name: string, n: number): Float64Array => get(`f64:${name}`, n, (k) => new Float64Array(k)),
   i32: (name: string, n: number): Int32Array => get(`i32:${name}`, n, (k) => new Int32Array(k)),
   u32: (name: string, n: number): Uint32Array => get(`u32:${name}`, n, (k) => new Uint32Array(k)),
+  u16: (name: string, n: number): Uint16Array => get(`u16:${name}`, n, (k) => new Uint16Array(k)),
 };
 
 /**
