@@ -29,7 +29,7 @@ export function diceCore(logits: tf.Tensor4D, labels: PreparedLabels, _options: 
   if (images === 0) return zeroLoss(logits);
   return withPrecomputedGradient(logits, (recording) => {
     const p = peek(tf.sigmoid(logits)) as Float32Array;
-    const grad = recording ? scratch.f32('dice.grad', N * H * W) : undefined;
+    const grad = recording ? scratch.f32('gradient', N * H * W) : undefined;
     const value = dice(p, data, ignoreIndex, N, H * W, validPerImage, 1 / images, grad);
     return { value, gradient: grad ? () => tensorFrom(grad, logits.shape) : undefined };
   });

@@ -29,7 +29,7 @@ export function lovaszHingeCore(logits: tf.Tensor4D, labels: PreparedLabels, opt
     const { N, H, W, data, validPerImage, validCount } = labels;
     const x = peek(logits) as Float32Array; // read-only; no tensor is allocated while it is used
     const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
-    const grad = scratch.f32('hinge.grad', x.length);
+    const grad = scratch.f32('gradient', x.length);
     grad.fill(0);
     const ignore = labels.ignoreIndex;
     let loss = 0;

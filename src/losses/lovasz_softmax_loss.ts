@@ -72,7 +72,7 @@ export function lovaszSoftmaxCore(logits: tf.Tensor4D, labels: PreparedLabels, o
     }
     if (!recording) return { value: sawNaN ? NaN : loss };
     // d loss / d z = p ⊙ (dP − Σ_c dP_c p_c), class-major, transposed back on the backend.
-    const dzCM = scratch.f32('lovasz_softmax.dz', C * P);
+    const dzCM = scratch.f32('gradient', C * P);
     if (sawNaN) dzCM.fill(NaN);
     else softmaxBackward(pT, dP, vIndex, C, V, P, dzCM);
     return {

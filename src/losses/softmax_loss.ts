@@ -45,7 +45,7 @@ export function softmaxCore(logits: tf.Tensor4D, labels: PreparedLabels, options
     // The softmax runs on the backend; the rest is one pass over logits and probabilities.
     const p = peek(tf.softmax(logits)) as Float32Array;
     const z = peek(logits) as Float32Array;
-    const grad = recording ? scratch.f32('softmax.grad', P * C) : undefined;
+    const grad = recording ? scratch.f32('gradient', P * C) : undefined;
     const value = crossEntropy(z, p, data, ignoreIndex, C, w, V, grad);
     return { value, gradient: grad ? () => tensorFrom(grad, logits.shape) : undefined };
   });
