@@ -73,6 +73,8 @@ test('simplifyPermutation merges axes that stay adjacent and drops unit axes', (
 describe('Transpose vs stock cpu', () => {
   const cases: Array<[number[], number[]]> = [
     [[37, 53], [1, 0]],
+    [[70, 45], [1, 0]], // several 16×8 tiles plus both edges
+    [[3, 33, 20], [0, 2, 1]],
     [[2, 64, 5], [1, 0, 2]],
     [[3, 17, 19], [0, 2, 1]],
     [[4, 5, 6], [2, 0, 1]],

@@ -335,14 +335,20 @@ function depthwiseGrad(kind: 'dwfilter' | 'dwinput'): Func {
 
 /**
  * out[c, r] = in[r, c] for a row-major [R, C] float32 matrix: 4×4 blocks transposed in registers
- * (eight shuffles), the R mod 4 and C mod 4 edges element by element.
- * Arguments: src, dst, R, C.
+ * (eight shuffles), visited in 16-row × 8-column tiles so that each tile writes whole 64-byte
+ * output lines (output rows are R·4 bytes apart, often a multiple of 4 KiB, which would otherwise
+ * make every row of a column of blocks collide in one L1 set); the R mod 4 and C mod 4 edges
+ * element by element. Arguments: src, dst, R, C.
  */
 function transpose2d(): Func {
   const f = new Func('transpose2d', ['i32', 'i32', 'i32', 'i32']);
   const [src, dst, R, C] = [0, 1, 2, 3];
   const r = f.local('i32');
   const c = f.local('i32');
+  const r0 = f.local('i32');
+  const c0 = f.local('i32');
+  const rEnd = f.local('i32');
+  const cEnd = f.local('i32');
   const R4 = f.local('i32');
   const C4 = f.local('i32');
   const rowB = f.local('i32'); // C·4: bytes per input row
@@ -351,35 +357,36 @@ function transpose2d(): Func {
   const q = f.local('i32'); // dst address of (c, r)
   const [a, b, cc, d, t0, t1, t2, t3] = [0, 1, 2, 3, 4, 5, 6, 7].map(() => f.local('v128')) as [number, number, number, number, number, number, number, number];
   const at = (base: Code, row: Code, col: Code, rowBytes: number): Code => i32.add(base, i32.add(i32.mul(row, get(rowBytes)), i32.shl(col, i32c(2))));
+  const min = (x: Code, y: Code): Code => [...x, ...y, ...x, ...y, ...i32.ltS([], []), 0x1b]; // select(x, y, x < y)
+  const block: Code[] = [
+    set(p, at(get(src), get(r), get(c), rowB)),
+    set(a, load128(get(p))),
+    set(b, load128(i32.add(get(p), get(rowB)))),
+    set(cc, load128(i32.add(get(p), i32.shl(get(rowB), i32c(1))))),
+    set(d, load128(i32.add(get(p), i32.mul(get(rowB), i32c(3))))),
+    set(t0, v128.shuffle32(get(a), get(b), [0, 4, 1, 5])),
+    set(t1, v128.shuffle32(get(a), get(b), [2, 6, 3, 7])),
+    set(t2, v128.shuffle32(get(cc), get(d), [0, 4, 1, 5])),
+    set(t3, v128.shuffle32(get(cc), get(d), [2, 6, 3, 7])),
+    set(q, at(get(dst), get(c), get(r), colB)),
+    store128(get(q), v128.shuffle32(get(t0), get(t2), [0, 1, 4, 5])),
+    store128(i32.add(get(q), get(colB)), v128.shuffle32(get(t0), get(t2), [2, 3, 6, 7])),
+    store128(i32.add(get(q), i32.shl(get(colB), i32c(1))), v128.shuffle32(get(t1), get(t3), [0, 1, 4, 5])),
+    store128(i32.add(get(q), i32.mul(get(colB), i32c(3))), v128.shuffle32(get(t1), get(t3), [2, 3, 6, 7])),
+  ];
   f.emit(
     set(R4, i32.and(get(R), i32c(~3))),
     set(C4, i32.and(get(C), i32c(~3))),
     set(rowB, i32.shl(get(C), i32c(2))),
     set(colB, i32.shl(get(R), i32c(2))),
-    forLoop(r, i32c(0), get(R4), 4, [
-      forLoop(c, i32c(0), get(C4), 4, [
-        set(p, at(get(src), get(r), get(c), rowB)),
-        set(a, load128(get(p))),
-        set(b, load128(i32.add(get(p), get(rowB)))),
-        set(cc, load128(i32.add(get(p), i32.shl(get(rowB), i32c(1))))),
-        set(d, load128(i32.add(get(p), i32.mul(get(rowB), i32c(3))))),
-        set(t0, v128.shuffle32(get(a), get(b), [0, 4, 1, 5])),
-        set(t1, v128.shuffle32(get(a), get(b), [2, 6, 3, 7])),
-        set(t2, v128.shuffle32(get(cc), get(d), [0, 4, 1, 5])),
-        set(t3, v128.shuffle32(get(cc), get(d), [2, 6, 3, 7])),
-        set(q, at(get(dst), get(c), get(r), colB)),
-        store128(get(q), v128.shuffle32(get(t0), get(t2), [0, 1, 4, 5])),
-        store128(i32.add(get(q), get(colB)), v128.shuffle32(get(t0), get(t2), [2, 3, 6, 7])),
-        store128(i32.add(get(q), i32.shl(get(colB), i32c(1))), v128.shuffle32(get(t1), get(t3), [0, 1, 4, 5])),
-        store128(i32.add(get(q), i32.mul(get(colB), i32c(3))), v128.shuffle32(get(t1), get(t3), [2, 3, 6, 7])),
+    forLoop(r0, i32c(0), get(R4), 16, [
+      set(rEnd, min(i32.add(get(r0), i32c(16)), get(R4))),
+      forLoop(c0, i32c(0), get(C4), 8, [
+        set(cEnd, min(i32.add(get(c0), i32c(8)), get(C4))),
+        forLoop(r, get(r0), get(rEnd), 4, [forLoop(c, get(c0), get(cEnd), 4, block)]),
       ]),
-      // columns C4..C of rows r..r+3
-      forLoop(c, get(C4), get(C), 1, [
-        storeF32(at(get(dst), get(c), get(r), colB), loadF32(at(get(src), get(r), get(c), rowB))),
-        storeF32(at(get(dst), get(c), i32.add(get(r), i32c(1)), colB), loadF32(at(get(src), i32.add(get(r), i32c(1)), get(c), rowB))),
-        storeF32(at(get(dst), get(c), i32.add(get(r), i32c(2)), colB), loadF32(at(get(src), i32.add(get(r), i32c(2)), get(c), rowB))),
-        storeF32(at(get(dst), get(c), i32.add(get(r), i32c(3)), colB), loadF32(at(get(src), i32.add(get(r), i32c(3)), get(c), rowB))),
-      ]),
+      // columns C4..C of rows r0..rEnd
+      forLoop(r, get(r0), get(rEnd), 1, [forLoop(c, get(C4), get(C), 1, [storeF32(at(get(dst), get(c), get(r), colB), loadF32(at(get(src), get(r), get(c), rowB)))])]),
     ]),
     // rows R4..R
     forLoop(r, get(R4), get(R), 1, [forLoop(c, i32c(0), get(C), 1, [storeF32(at(get(dst), get(c), get(r), colB), loadF32(at(get(src), get(r), get(c), rowB)))])]),
