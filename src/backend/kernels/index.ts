@@ -180,7 +180,9 @@ export function registerTrainingKernels(backend: HostName): Promise<void> {
   gradientsReady ??= registerTfjsGradients().then(() => registerSegGradients(hasTrainingKernels));
   const ready = readyOn.get(backend);
   if (ready) return ready;
-  const table = backend === 'wasm' ? { ...KERNELS, ...WASM_SPEED_KERNELS } : KERNELS;
+  // SEG_WASM_SPEED_KERNELS=0 keeps tfjs's own Identity/Transpose/Sum/Mean/SplitV (for comparisons)
+  const speed = backend === 'wasm' && process.env['SEG_WASM_SPEED_KERNELS'] !== '0';
+  const table = speed ? { ...KERNELS, ...WASM_SPEED_KERNELS } : KERNELS;
   for (const [name, body] of Object.entries(table)) {
     const prev = tf.getKernel(name, backend);
     stockKernels.set(`${backend}/${name}`, prev?.kernelFunc);
