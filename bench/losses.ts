@@ -16,6 +16,7 @@
  *
  *   node dist/bench/losses.js [--backend wasm|cpu] [--warmup 1] [--reps 5] [--only 2x256x256]
  *                             [--no-model] [--model-size 256] [--scenario random|trained|voc]
+ *                             [--per-image]   (Lovász losses per image: SOLVER.LOVASZ.PER_IMAGE)
  *
  * Inputs: logits N(0, 2²); labels uniform over the classes ('random': every class present, the
  * worst case for Lovász-Softmax, which sorts once per present class); 'voc': background plus two
@@ -42,6 +43,7 @@ interface Args {
   model: boolean;
   modelSize: number;
   scenario: 'random' | 'trained' | 'voc';
+  perImage: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -65,6 +67,7 @@ function parseArgs(argv: readonly string[]): Args {
     model: !argv.includes('--no-model'),
     modelSize: int('model-size', 256),
     scenario,
+    perImage: argv.includes('--per-image'),
   };
 }
 
@@ -169,7 +172,7 @@ function timeLoss(name: LossName, logits: tf.Tensor4D, labels: tf.Tensor3D, a: A
     const t = timed(() => {
       // wasm and cpu run kernels synchronously: once valueAndGrad returns, the gradient exists.
       // Only the scalar is read back (the model's backward pass consumes the gradient in place).
-      const { value, grad } = tf.valueAndGrad((x: tf.Tensor4D) => fn(x, labels))(logits);
+      const { value, grad } = tf.valueAndGrad((x: tf.Tensor4D) => fn(x, labels, { perImage: a.perImage }))(logits);
       value.dataSync();
       out = [value, grad];
     });
@@ -219,7 +222,7 @@ async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   const info = await initBackend({ backend: a.backend });
   if (info.name === 'wasm' || info.name === 'cpu') await registerTrainingKernels(info.name);
-  console.log(`# seg loss benchmark: ${info.description}; inputs '${a.scenario}'; median of ${a.reps} after ${a.warmup} warm-up(s); node ${process.version}`);
+  console.log(`# seg loss benchmark: ${info.description}; inputs '${a.scenario}'${a.perImage ? '; Lovász per image' : ''}; median of ${a.reps} after ${a.warmup} warm-up(s); node ${process.version}`);
 
   const modelPerPixel = new Map<string, Timing>();
   const rows: string[][] = [['shape', 'C', 'loss', 'wall ms', 'cpu ms', 'model wall ms', 'model cpu ms', 'loss/model (wall)', 'loss/model (cpu)']];
