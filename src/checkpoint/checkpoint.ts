@@ -1,5 +1,5 @@
 /**
- * Checkpoints: one directory per checkpoint, written atomically (atomic.ts).
+ * Checkpoints: one directory per checkpoint, written atomically (src/util/atomic.ts).
  *
  *   model.json                 weights in tfjs's weights-manifest format ({format: 'seg-weights',
  *                              weightsManifest}), shards group1-shard<i>of<n>.bin
@@ -23,12 +23,12 @@ import { configToYaml } from '../config/format.js';
 import type { SegModel } from '../models/types.js';
 import type { Logger } from '../util/context.js';
 import { configError, dataError } from '../util/errors.js';
-import { replaceDirAtomic, resolveDir, OLD_SUFFIX, type SaveStage } from './atomic.js';
+import { replaceDirAtomic, resolveDir, OLD_SUFFIX, type SaveStage } from '../util/atomic.js';
 import { readJson, readShards, writeFileSynced, writeShards, type ManifestGroup, type NamedTensor } from './weights_io.js';
 import { isKerasLayersModel, kerasToSegWeights } from './keras.js';
 
 export type { NamedTensor } from './weights_io.js';
-export type { SaveStage } from './atomic.js';
+export type { SaveStage } from '../util/atomic.js';
 
 export const CHECKPOINT_FORMAT = 'seg-checkpoint';
 export const WEIGHTS_FORMAT = 'seg-weights';

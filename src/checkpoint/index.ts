@@ -21,6 +21,5 @@ export {
   type SaveStage,
 } from './checkpoint.js';
 export { kerasToSegName, kerasToSegWeights, isKerasLayersModel } from './keras.js';
-export { downloadFile, extractArchive, type DownloadOptions, type DownloadResult } from './download.js';
 export { downloadPretrained, PRETRAINED, PDSEG_PADDLE_NAMES, type PretrainedEntry, type DownloadPretrainedOptions, type DownloadPretrainedResult } from './pretrained.js';
 export { readShards, writeShards, SHARD_BYTES } from './weights_io.js';

@@ -18,11 +18,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import type { RunContext } from '../util/context.js';
 import { dataError, nearest, usageError } from '../util/errors.js';
-import { downloadFile, extractArchive, safeEntryPath } from './download.js';
+import { replaceDirAtomicAsync } from '../util/atomic.js';
+import { downloadFile, extractArchive, safeEntryPath, type DownloadResult } from '../util/download.js';
 import { isKerasLayersModel, kerasToSegWeights } from './keras.js';
 import { readJson, readShards, writeFileSynced, writeShards, type ManifestGroup } from './weights_io.js';
 import { WEIGHTS_FORMAT } from './checkpoint.js';
@@ -175,59 +175,57 @@ export async function downloadPretrained(name: string, opts: DownloadPretrainedO
     const info = fs.existsSync(path.join(target, 'pretrained.json')) ? (readJson(path.join(target, 'pretrained.json'), 'pretrained info') as Partial<DownloadPretrainedResult>) : {};
     return { name, dir: target, url: info.url ?? entry.url, sha256: info.sha256 ?? '', verified: info.verified ?? false, format: info.format ?? 'seg', weights: info.weights ?? 0, unused: info.unused ?? [], existed: true };
   }
-  fs.mkdirSync(root, { recursive: true });
-  const work = path.join(root, `.${name}.seg-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  fs.mkdirSync(work);
-  try {
-    const source = path.join(work, 'source');
-    fs.mkdirSync(source);
-    ctx.log.info(`downloading ${name} from ${entry.url}`);
-    let main: { bytes: number; sha256: string };
-    let modelJson: string | undefined;
-    if (entry.kind === 'tfjs-model') {
-      modelJson = path.join(source, 'model.json');
-      main = await downloadFile(entry.url, modelJson, { sha256: entry.sha256, progress: ctx.progress, label: 'model.json', signal: ctx.signal });
-      const manifest = readJson(modelJson, 'model manifest') as { weightsManifest?: ManifestGroup[] };
-      for (const group of manifest.weightsManifest ?? []) {
-        for (const p of group.paths) {
-          const rel = safeEntryPath(p);
-          if (rel === undefined) throw dataError(`${entry.url} names an unsafe shard path ${p}`, { hint: 'the manifest is corrupt' });
-          await downloadFile(new URL(p, entry.url).toString(), path.join(source, rel), { progress: ctx.progress, label: path.basename(rel), signal: ctx.signal });
+  // The folder appears complete or not at all; with --force the previous one is replaced.
+  const result = await replaceDirAtomicAsync(
+    target,
+    async (work): Promise<DownloadPretrainedResult> => {
+      const source = path.join(work, 'source');
+      fs.mkdirSync(source);
+      ctx.log.info(`downloading ${name} from ${entry.url}`);
+      // No resumable .part: the work folder goes away when anything fails.
+      const fetchTo = (url: string, dest: string, label: string, sha256: string | null = null): Promise<DownloadResult> =>
+        downloadFile(url, dest, { ...ctx, sha256, label, keepPartial: false });
+      let main: DownloadResult;
+      let modelJson: string | undefined;
+      if (entry.kind === 'tfjs-model') {
+        modelJson = path.join(source, 'model.json');
+        main = await fetchTo(entry.url, modelJson, 'model.json', entry.sha256);
+        const manifest = readJson(modelJson, 'model manifest') as { weightsManifest?: ManifestGroup[] };
+        for (const group of manifest.weightsManifest ?? []) {
+          for (const p of group.paths) {
+            const rel = safeEntryPath(p);
+            if (rel === undefined) throw dataError(`${entry.url} names an unsafe shard path ${p}`, { hint: 'the manifest is corrupt' });
+            await fetchTo(new URL(p, entry.url).toString(), path.join(source, rel), path.basename(rel));
+          }
         }
+      } else {
+        const fileName = path.basename(new URL(entry.url).pathname) || 'archive';
+        const archive = path.join(work, fileName);
+        main = await fetchTo(entry.url, archive, fileName, entry.sha256);
+        ctx.log.info(`unpacking ${fileName}`);
+        await extractArchive(archive, source, { progress: ctx.progress, signal: ctx.signal });
+        fs.rmSync(archive);
+        modelJson = findModelJson(source);
+        if (!modelJson) throw dataError(`the archive from ${entry.url} holds no model.json`, { hint: 'expected a tfjs layers model or a seg weights folder inside' });
       }
-    } else {
-      const fileName = path.basename(new URL(entry.url).pathname) || 'archive';
-      const archive = path.join(work, fileName);
-      main = await downloadFile(entry.url, archive, { sha256: entry.sha256, progress: ctx.progress, label: fileName, signal: ctx.signal });
-      ctx.log.info(`unpacking ${fileName}`);
-      await extractArchive(archive, source);
-      fs.rmSync(archive);
-      modelJson = findModelJson(source);
-      if (!modelJson) throw dataError(`the archive from ${entry.url} holds no model.json`, { hint: 'expected a tfjs layers model or a seg weights folder inside' });
-    }
-    if (entry.sha256) ctx.log.info(`SHA-256 verified: ${main.sha256}`);
-    else ctx.log.warn(`no checksum is pinned for ${entry.url}; its SHA-256 is ${main.sha256} (pass --sha256 to check it next time)`);
-    const conv = convert(modelJson, work);
-    const info = {
-      name,
-      url: entry.url,
-      sha256: main.sha256,
-      verified: Boolean(entry.sha256),
-      format: conv.format,
-      weights: conv.weights,
-      unused: conv.unused,
-      downloaded: new Date().toISOString(),
-    };
-    writeFileSynced(path.join(work, 'pretrained.json'), JSON.stringify(info, null, 1));
-    // Publish: the previous folder (with --force) goes aside, the new one takes its name.
-    const old = `${target}.seg-old`;
-    fs.rmSync(old, { recursive: true, force: true });
-    if (fs.existsSync(target)) fs.renameSync(target, old);
-    fs.renameSync(work, target);
-    fs.rmSync(old, { recursive: true, force: true });
-    ctx.log.info(`${name}: ${conv.weights} weights (${conv.format === 'keras-layers' ? 'converted from Keras names' : 'seg weights'}) in ${target}`);
-    return { name, dir: target, url: entry.url, sha256: main.sha256, verified: info.verified, format: conv.format, weights: conv.weights, unused: conv.unused, existed: false };
-  } finally {
-    fs.rmSync(work, { recursive: true, force: true });
-  }
+      if (entry.sha256) ctx.log.info(`SHA-256 verified: ${main.sha256}`);
+      else ctx.log.warn(`no checksum is pinned for ${entry.url}; its SHA-256 is ${main.sha256} (pass --sha256 to check it next time)`);
+      const conv = convert(modelJson, work);
+      const info = {
+        name,
+        url: entry.url,
+        sha256: main.sha256,
+        verified: Boolean(entry.sha256),
+        format: conv.format,
+        weights: conv.weights,
+        unused: conv.unused,
+        downloaded: new Date().toISOString(),
+      };
+      writeFileSynced(path.join(work, 'pretrained.json'), JSON.stringify(info, null, 1));
+      return { name, dir: target, url: entry.url, sha256: main.sha256, verified: info.verified, format: conv.format, weights: conv.weights, unused: conv.unused, existed: false };
+    },
+    (d) => fs.existsSync(path.join(d, 'model.json')),
+  );
+  ctx.log.info(`${name}: ${result.weights} weights (${result.format === 'keras-layers' ? 'converted from Keras names' : 'seg weights'}) in ${target}`);
+  return result;
 }

@@ -23,7 +23,7 @@ import * as path from 'node:path';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { decode as decodePng, encode as encodePng, type DecodedPng } from 'fast-png';
 import { dataError, SegError } from '../util/errors.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 /** DATASET.IMAGE_TYPE. */
 export type ImageType = 'rgb' | 'gray' | 'rgba';

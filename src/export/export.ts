@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import type { SegConfig } from '../config/schema.js';
 import type { DeepLabV3Plus } from '../models/build.js';
-import { replaceDirAtomic } from '../checkpoint/atomic.js';
+import { replaceDirAtomic } from '../util/atomic.js';
 import { SHARD_BYTES, writeFileSynced } from '../checkpoint/weights_io.js';
 import { GraphBuilder, GraphOps, type GraphTensor } from './graph.js';
 import * as fs from 'node:fs';

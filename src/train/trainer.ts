@@ -16,6 +16,7 @@ import type { SegConfig } from '../config/schema.js';
 import type { RunContext } from '../util/context.js';
 import { configError, runtimeError, SegError } from '../util/errors.js';
 import { deriveSeed } from '../util/rng.js';
+import { writeFileAtomicSync } from '../util/atomic.js';
 import { buildModel, type SegModel } from '../models/build.js';
 import { buildLoss, activeLossStage } from '../losses/build.js';
 import { DataLoader, stepsPerEpoch } from '../data/loader.js';
@@ -97,7 +98,7 @@ export async function train(cfgIn: SegConfig, opts: TrainOptions, ctx: RunContex
   }
   const totalSteps = cfg.SOLVER.NUM_EPOCHS * spe;
   fs.mkdirSync(runDir, { recursive: true });
-  writeFileAtomic(path.join(runDir, 'config.yaml'), configToYaml(cfg));
+  writeFileAtomicSync(path.join(runDir, 'config.yaml'), configToYaml(cfg));
 
   const model = buildModel(cfg, { seed: deriveSeed(seed, 0x1217) });
   const names = new Map<tf.Variable, string>(model.weights.map((w) => [w.variable, w.name]));
@@ -302,12 +303,6 @@ export function pruneSnapshots(runDir: string, keep: number): void {
     .map((d) => Number(d.name))
     .sort((a, b) => a - b);
   for (const e of snaps.slice(0, Math.max(0, snaps.length - keep))) fs.rmSync(path.join(runDir, String(e)), { recursive: true, force: true });
-}
-
-function writeFileAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
 }
 
 export type { SegModel };

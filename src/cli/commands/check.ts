@@ -21,7 +21,7 @@ export const checkCommand: Command = {
   async run(args, env) {
     const { checkDataset, detailLog, formatReport } = await import('../../data/check.js');
     const { ensureDataset } = await import('../../data/datasets/ensure.js');
-    const { writeFileAtomic } = await import('../../data/atomic.js');
+    const { writeFileAtomic } = await import('../../util/atomic.js');
     const { config } = configFromArgs(args, env);
     const cfg = await ensureDataset(config, env.ctx, { splits: [] });
     const report = await checkDataset(cfg, env.ctx, { oneChannelLosses: allLossNames(cfg).filter((n) => LOSSES[n].head === 'one-channel') });

@@ -16,9 +16,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunContext } from '../../util/context.js';
 import { dataError, SegError, usageError } from '../../util/errors.js';
-import { writeFileAtomic } from '../atomic.js';
+import { writeFileAtomic } from '../../util/atomic.js';
+import { downloadFile, extractArchive, fileDigests, type DownloadResult } from '../../util/download.js';
 import { encodeLabelPng, readLabel } from '../image_io.js';
-import { downloadFile, md5File, untar, unzip, type DownloadResult } from './download.js';
 import { DOWNLOADS, type DownloadSpec } from './registry.js';
 
 export interface FetchOptions {
@@ -130,26 +130,26 @@ export async function fetchDataset(name: DownloadSpec['name'], opts: FetchOption
   const url = opts.url ?? spec.url;
   const md5 = opts.md5 ?? (opts.url === undefined ? spec.md5 : undefined);
   const archive = path.join(root, '.downloads', decodeURIComponent(path.posix.basename(new URL(url).pathname)) || `${name}.${spec.archive}`);
+  const fetchArchive = (): Promise<DownloadResult> => downloadFile(url, archive, { ...ctx, md5, label: name, httpsOnly: true });
   let download: DownloadResult;
   if (fs.existsSync(archive)) {
     ctx.log.info(`using the archive downloaded before: ${archive}`);
-    const sum = await md5File(archive);
-    if (md5 && sum !== md5.toLowerCase()) {
+    const sums = await fileDigests(archive);
+    if (md5 && sums.md5 !== md5.toLowerCase()) {
       fs.rmSync(archive, { force: true });
-      download = await downloadFile({ url, dest: archive, md5, label: name }, ctx);
+      download = await fetchArchive();
     } else {
-      download = { bytes: fs.statSync(archive).size, md5: sum, resumedFrom: fs.statSync(archive).size, attempts: 0 };
+      download = { bytes: fs.statSync(archive).size, ...sums, resumedFrom: fs.statSync(archive).size, attempts: 0 };
     }
   } else {
     ctx.log.info(`downloading ${url}`);
-    download = await downloadFile({ url, dest: archive, md5, label: name }, ctx);
+    download = await fetchArchive();
   }
   const tmp = path.join(root, `.unpack-${name}-${process.pid}`);
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
   try {
-    if (spec.archive === 'zip') await unzip(archive, tmp, ctx);
-    else await untar(archive, tmp, ctx);
+    await extractArchive(archive, tmp, { format: spec.archive, progress: ctx.progress, signal: ctx.signal });
     const laid: { dir: string; lists: Record<string, number>; converted?: number } = name === 'voc2012' ? await layoutVoc(tmp, ctx) : await layoutDeepGlobe(tmp);
     if (ctx.signal.aborted) throw new SegError('interrupted', `interrupted while installing ${name}`, { hint: 'run the command again (the download is kept)' });
     if (fs.existsSync(target)) fs.rmSync(target, { recursive: true, force: true });

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunContext } from '../../util/context.js';
 import { dataError, usageError } from '../../util/errors.js';
-import { writeFileAtomicSync } from '../atomic.js';
+import { writeFileAtomicSync } from '../../util/atomic.js';
 
 export interface DatasetListOptions {
   root: string;
