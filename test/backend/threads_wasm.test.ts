@@ -2,6 +2,11 @@
  * The opt-in threaded wasm build (wasm/threads.ts): it starts in Node with two pthreads, seg's
  * SIMD kernels run on its shared heap, and seg's kernels still equal the stock cpu kernels there.
  */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
@@ -61,4 +66,30 @@ test('threaded build: a matMul large enough to be split across threads is right'
   }
   assert.ok(worst < 1e-3, `max error ${worst}`);
   tf.dispose([a, b]);
+});
+
+test('a program on the threaded build exits by itself (the pthread workers do not keep Node alive)', () => {
+  const here = path.dirname(fileURLToPath(import.meta.url)); // dist/test/backend
+  const mod = (rel: string) => pathToFileURL(path.join(here, '..', '..', rel)).href;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seg-threads-'));
+  const script = path.join(dir, 'main.mjs');
+  fs.writeFileSync(
+    script,
+    [
+      `import * as tf from '${pathToFileURL(path.join(here, '..', '..', '..', 'node_modules', '@tensorflow', 'tfjs-core', 'dist', 'tf-core.node.js')).href}';`,
+      `import { useThreadedWasm, wasmThreads } from '${mod('src/backend/kernels/wasm/threads.js')}';`,
+      `import { initBackend } from '${mod('src/backend/index.js')}';`,
+      'useThreadedWasm(2);',
+      "await initBackend({ backend: 'wasm' });",
+      'const a = tf.ones([300, 300]);',
+      'console.log(`threads ${wasmThreads()} sum ${tf.sum(tf.matMul(a, a)).dataSync()[0]}`);',
+    ].join('\n'),
+  );
+  try {
+    const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /threads 2 sum 27000000/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

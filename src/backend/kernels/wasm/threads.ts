@@ -74,7 +74,11 @@ export function useThreadedWasm(threads: number): void {
       dispose: module.cwrap('dispose', null, []),
     };
     pkg.setThreadsCount(threads);
-    return new pkg.BackendWasm(module);
+    const backend = new pkg.BackendWasm(module);
+    // The pthread workers must not keep Node alive once the program is done.
+    const pt = (module as { PThread?: { unusedWorkers?: Array<{ unref?: () => void }>; runningWorkers?: Array<{ unref?: () => void }> } }).PThread;
+    for (const w of [...(pt?.unusedWorkers ?? []), ...(pt?.runningWorkers ?? [])]) w.unref?.();
+    return backend;
   };
   if (tf.engine().registryFactory['wasm'] !== undefined) tf.removeBackend('wasm');
   tf.registerBackend('wasm', create, 2);
