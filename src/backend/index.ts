@@ -10,9 +10,11 @@
  *   cpu         the pure-JS backend (slow; used as the reference in kernel tests)
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { registerTrainingKernels } from './kernels/index.js';
+import { useThreadedWasm, wasmThreads } from './kernels/wasm/threads.js';
 import { runtimeError, usageError } from '../util/errors.js';
 
 import { BACKEND_CHOICES, type BackendChoice } from './choices.js';
@@ -30,6 +32,17 @@ export interface BackendOptions {
   backend?: BackendChoice;
   /** --use_gpu: prefer the GPU build of the native backend. */
   useGpu?: boolean;
+  /**
+   * Threads of the wasm backend: 'auto' (the default) uses tfjs-wasm's threaded build with one
+   * thread per CPU core (at most 4) when there are at least 2 cores, else the single-threaded build.
+   */
+  threads?: number | 'auto';
+}
+
+/** The wasm thread count 'auto' stands for on this machine. */
+export function autoThreads(): number {
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, Math.min(4, cores));
 }
 
 let active: BackendInfo | undefined;
@@ -53,13 +66,17 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
   }
   if (choice === 'cpu') {
     await setBackend('cpu');
-    registerTrainingKernels('cpu');
+    await registerTrainingKernels('cpu');
     return (active = { name: 'cpu', description: 'cpu (pure JavaScript, @tensorflow/tfjs-backend-cpu)' });
   }
   await import('@tensorflow/tfjs-backend-wasm');
+  const threads = opts.threads === undefined || opts.threads === 'auto' ? autoThreads() : opts.threads;
+  if (!Number.isInteger(threads) || threads < 1) throw usageError(`--threads expects a positive integer or auto, got ${String(opts.threads)}`);
+  if (threads > 1) useThreadedWasm(threads);
   await setBackend('wasm');
-  registerTrainingKernels('wasm');
-  return (active = { name: 'wasm', description: 'wasm (WebAssembly SIMD, @tensorflow/tfjs-backend-wasm, 1 thread)' });
+  await registerTrainingKernels('wasm');
+  const n = wasmThreads();
+  return (active = { name: 'wasm', description: `wasm (WebAssembly SIMD, @tensorflow/tfjs-backend-wasm${n > 1 ? ' threaded build' : ''}, ${n} thread${n > 1 ? 's' : ''}) with seg's training kernels` });
 }
 
 async function setBackend(name: string): Promise<void> {

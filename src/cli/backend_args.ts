@@ -4,7 +4,7 @@ import { initBackend, type BackendInfo } from '../backend/index.js';
 import type { CliEnv, CommonArgs } from './command.js';
 
 export async function startBackend(args: CommonArgs & Record<string, unknown>, env: CliEnv): Promise<BackendInfo> {
-  const info = await initBackend({ backend: args.backend as BackendChoice, useGpu: Boolean(args['use_gpu']) });
+  const info = await initBackend({ backend: args.backend as BackendChoice, useGpu: Boolean(args['use_gpu']), threads: args.threads });
   env.ctx.log.info(`backend: ${info.description}`);
   return info;
 }

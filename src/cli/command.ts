@@ -14,6 +14,7 @@ export interface CommonArgs {
   quiet: boolean;
   verbose: boolean;
   backend: BackendChoice;
+  threads: number | 'auto';
 }
 
 export interface CliEnv {

@@ -29,6 +29,19 @@ const COMMON_OPTIONS: Record<string, Options> = {
   json: { type: 'boolean', default: false, describe: 'print the result as one JSON object on stdout' },
   quiet: { alias: 'q', type: 'boolean', default: false, describe: 'only warnings and errors on stderr' },
   verbose: { alias: 'v', type: 'boolean', default: false, describe: 'debug messages, and stack traces on errors' },
+  threads: {
+    type: 'string',
+    default: process.env['SEG_WASM_THREADS'] ?? 'auto',
+    defaultDescription: '$SEG_WASM_THREADS or auto',
+    describe: 'threads of the wasm backend: auto = one per core (at most 4), 1 = the single-threaded build',
+    requiresArg: true,
+    coerce: (v: unknown) => {
+      if (v === 'auto') return 'auto';
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw usageError(`--threads expects a positive integer or auto, got ${JSON.stringify(v)}`, { hint: 'e.g. --threads 2' });
+      return n;
+    },
+  },
   backend: {
     type: 'string',
     choices: [...BACKEND_CHOICES],

@@ -10,6 +10,7 @@
  * head, whose own L2 is 0).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { optimizerStep } from '../backend/kernels/optimizer.js';
 
 export type OptimizerName = 'sgd' | 'adam';
 
@@ -69,12 +70,30 @@ export class Optimizer {
     const o = this.options;
     this.stepCount++;
     const t = this.stepCount;
+    // seg's fused update kernel (one pass per weight) when the backend has it; the same formulas.
+    const fused = tf.getKernel('SegOptimizerStep', tf.getBackend()) !== undefined;
     tf.tidy(() => {
       const bc1 = 1 - Math.pow(o.momentum, t);
       const bc2 = 1 - Math.pow(o.momentum2, t);
       for (const s of this.slots) {
         const g0 = grads.get(s.name);
         if (!g0) continue;
+        if (fused) {
+          const r = optimizerStep(s.variable, g0, s.m, s.v, {
+            kind: o.name,
+            lr,
+            beta1: o.momentum,
+            beta2: o.momentum2,
+            epsilon: o.epsilon ?? 1e-8,
+            bc1,
+            bc2,
+            weightDecay: s.decay ? o.weightDecay : 0,
+          });
+          s.variable.assign(r.w);
+          s.m.assign(r.m);
+          if (r.v && s.v) s.v.assign(r.v);
+          continue;
+        }
         const g = s.decay && o.weightDecay > 0 ? tf.add(g0, tf.mul(s.variable, o.weightDecay)) : g0;
         if (o.name === 'sgd') {
           const m = tf.add(tf.mul(s.m, o.momentum), g);
