@@ -319,3 +319,16 @@ test('cross-key checks: crop sizes set, MEAN length, IGNORE_INDEX outside the cl
   expectError(() => resolveConfig({ cfgFile: ROAD, overrides: ['DATASET.IGNORE_INDEX', '1'] }), 'config', /IGNORE_INDEX: 1 is a class index/);
   expectError(() => resolveConfig({ cfgFile: ROAD, overrides: ['TRAIN.BEST_METRIC', 'iou_2'] }), 'config', /names class 2 but NUM_CLASSES is 2/);
 });
+
+test('every shipped config resolves (configs/ and configs/experiments/)', () => {
+  const dirs = [path.join(REPO_ROOT, 'configs'), path.join(REPO_ROOT, 'configs', 'experiments')];
+  let n = 0;
+  for (const dir of dirs) {
+    for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.yaml'))) {
+      const { config } = resolveConfig({ cfgFile: path.join(dir, f), cwd: REPO_ROOT });
+      assert.ok(config.TRAIN_CROP_SIZE.length === 2, f);
+      n++;
+    }
+  }
+  assert.ok(n >= 9, `${n} configs`);
+});
