@@ -74,6 +74,21 @@ test('train → eval → vis → plot end to end, with every file in its place',
   assert.match(table.stdout, /^class\s+IoU\s+precision\s+recall/m);
   assert.match(table.stdout, /^mIoU \d\.\d{4} {2}accuracy \d\.\d{4} {2}kappa -?\d\.\d{4}/m);
 
+  const flip = await runSeg(['eval', '--cfg', cfg, '--aug_eval', '--json', '--backend', 'wasm'], { cwd: root.dir });
+  ok(flip, 'eval --aug_eval');
+  const fm = JSON.parse(flip.stdout) as { flip: boolean; images: number; miou: number };
+  assert.equal(fm.flip, true);
+  assert.equal(fm.images, 4);
+  assert.ok(fm.miou >= 0 && fm.miou <= 1);
+
+  // A new run initialised from this one with another head (1 channel): pdseg's partial load report.
+  const ft = await runSeg(['train', '--cfg', cfg, '--backend', 'wasm', 'TRAIN.MODEL_SAVE_DIR', path.join(root.dir, 'run-ft'), 'TRAIN.PRETRAINED_MODEL_DIR', path.join(run, 'final'), 'SOLVER.NUM_EPOCHS', '1', 'SOLVER.LOSS', "['softmax_loss']", 'DATASET.NUM_CLASSES', '3'], { cwd: root.dir });
+  ok(ft, 'fine-tune from pretrained');
+  assert.match(ft.stderr, /^\[SKIP\] logit\/kernel: shape \[1, 1, \d+, 1\] vs \[1, 1, \d+, 3\]$/m);
+  assert.match(ft.stderr, /^\[SKIP\] logit\/bias: shape \[1\] vs \[3\]$/m);
+  const loaded = /^(\d+)\/(\d+) weights loaded from /m.exec(ft.stderr);
+  assert.ok(loaded && Number(loaded[1]) === Number(loaded[2]) - 2, 'every weight but the head loaded');
+
   const visDir = path.join(root.dir, 'vis');
   const v = await runSeg(['vis', '--cfg', cfg, '--vis_dir', visDir, '--backend', 'wasm'], { cwd: root.dir });
   ok(v, 'vis');
