@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { encode as encodePng } from 'fast-png';
-import * as zlibMod from 'node:zlib';
+import { zipStore } from '../helpers/zip.js';
 import { ConfigSchema, type SegConfig, type SegConfigInput } from '../../src/config/schema.js';
 
 /** Write an 8-bit raw image with sharp (format from the extension: .png .jpg .webp .tif). */
@@ -86,46 +86,7 @@ export async function blockDataset(dir: string, n: number, opts: { classes?: num
   return lines;
 }
 
-/** A minimal zip writer (stored entries, CRC-32), to build fixture archives. Names ending in / are folders. */
+/** Write a zip fixture (see test/helpers/zip.ts). Names ending in / are folders. */
 export function writeZip(file: string, entries: Array<{ name: string; data?: Uint8Array }>): void {
-  const { crc32 } = zlibMod;
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const e of entries) {
-    const name = Buffer.from(e.name, 'utf8');
-    const data = Buffer.from(e.data ?? new Uint8Array(0));
-    const crc = crc32(data) >>> 0;
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(0x0800, 6); // UTF-8 names
-    local.writeUInt16LE(0, 8); // stored
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    locals.push(local, name, data);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(0x0800, 8);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(data.length, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE(e.name.endsWith('/') ? 0x10 : 0, 38);
-    central.writeUInt32LE(offset, 42);
-    centrals.push(central, name);
-    offset += 30 + name.length + data.length;
-  }
-  const cd = Buffer.concat(centrals);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(cd.length, 12);
-  end.writeUInt32LE(offset, 16);
-  fs.writeFileSync(file, Buffer.concat([...locals, cd, end]));
+  fs.writeFileSync(file, zipStore(entries.map((e) => [e.name, e.data] as const)));
 }
