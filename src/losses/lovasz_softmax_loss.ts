@@ -27,9 +27,24 @@ import { prepareLabels, resolveLossOptions, withPrecomputedGradient, type Prepar
 import { peek, scratch, tensorFrom } from './workspace.js';
 import { descendingKeyPositive, SortBuffers } from './lovasz_sort.js';
 
+/**
+ * The backend kernel that computes this loss and its gradient from the probabilities, where the
+ * backend has one (seg registers it on wasm: src/backend/kernels/lovasz.ts). It computes exactly
+ * what the JavaScript below computes (bit-identical; the tests check it), with fewer passes over
+ * memory; the JavaScript stays the reference and serves every other backend.
+ */
+export const LOVASZ_SOFTMAX_KERNEL = 'SegLovaszSoftmax';
+
 /** The loss with checked inputs (build.ts calls this after preparing the labels once). */
 export function lovaszSoftmaxCore(logits: tf.Tensor4D, labels: PreparedLabels, options: ResolvedLossOptions): tf.Scalar {
   return withPrecomputedGradient(logits, (recording) => {
+    if (tf.getKernel(LOVASZ_SOFTMAX_KERNEL, tf.getBackend()) !== undefined) {
+      const attrs = { ignoreIndex: labels.ignoreIndex, perImage: options.perImage, classes: options.classes, gradient: recording };
+      const out = tf.engine().runKernel(LOVASZ_SOFTMAX_KERNEL, { probs: tf.softmax(logits), labels: labels.tensor }, attrs) as tf.Tensor[];
+      const value = (out[0] as tf.Tensor).dataSync()[0] as number;
+      const grad = out[1];
+      return grad === undefined ? { value } : { value, gradient: () => grad };
+    }
     const { N, H, W, C, data, ignoreIndex, validCount: V, validPerImage } = labels;
     const P = N * H * W;
     // The probabilities class-major [C, P] (transposed on the backend), copied to the CPU for the

@@ -22,6 +22,7 @@ import { registerSegGradients } from './gradients.js';
 import { type Host, type HostName, hostFor } from './host.js';
 import { bnActBackward, bnActForward, type FusedActivation } from './batchnorm.js';
 import { reduceKernel, splitKernel, transposeKernel } from './layout.js';
+import { registerLovaszSoftmaxKernel } from './lovasz.js';
 import { type OptimizerStepAttrs, optimizerStepKernel } from './optimizer.js';
 import { resizeBilinearGrad } from './resize.js';
 import { registerTfjsGradients } from './tfjs_gradients.js';
@@ -194,6 +195,7 @@ export function registerTrainingKernels(backend: HostName): Promise<void> {
       kernelFunc: ({ inputs, backend: b, attrs }) => body(hostFor(b), inputs, attrs ?? {}, stock),
     });
   }
+  if (speed) registerLovaszSoftmaxKernel(); // SegLovaszSoftmax (lovasz.ts): the Lovász-Softmax loss in one kernel
   registeredOn.add(backend);
   // fast_ops is loaded lazily: the op layer (and the tfjs union package it imports) is not needed for `seg --help`
   const done =

@@ -1,0 +1,261 @@
+/**
+ * SegLovaszSoftmax: the Lovász-Softmax loss and its gradient in one kernel, on the wasm heap.
+ *
+ *   inputs  probs   float32 [N, H, W, C]  softmax probabilities (the caller's tf.softmax(logits))
+ *           labels  int32   [N, H, W]     class indices or ignoreIndex (checked by the caller)
+ *   attrs   ignoreIndex (number), perImage (bool), classes ('present' | 'all'), gradient (bool)
+ *   outputs [loss] or, with gradient, [loss, d loss / d logits]: a float32 scalar and float32
+ *           [N, H, W, C] (through the softmax Jacobian, 0 at ignored pixels).
+ *
+ * It computes exactly what src/losses/lovasz_softmax_loss.ts's JavaScript computes (that file is
+ * the reference and the fallback; it calls this kernel when it is registered for the active
+ * backend): the same float32 errors, the same stable order, the same float64 arithmetic in the
+ * same order, so the results are bit-identical. What differs is where the work happens: the
+ * probabilities are read in place on the heap (no transposes on the backend, no copy to
+ * JavaScript), class-major copies and sort buffers live on the heap, the loops run as generated
+ * WebAssembly (wasm/lovasz_wasm.ts), the sort is a most-significant-digit pass into buckets
+ * sorted while they are in cache and walked at once, and the gradient is written NHWC straight
+ * into the output tensor (no upload, no transpose back).
+ *
+ * Registered on wasm only, by registerTrainingKernels with the other speed kernels
+ * (SEG_WASM_SPEED_KERNELS=0 leaves the loss on its JavaScript path).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { type Host, hostFor, type WasmBackendLike } from './host.js';
+import { BACKWARD_BLOCK, HIST_SLOTS, instantiateLovasz, type LovaszExports } from './wasm/lovasz_wasm.js';
+import { simdSettings } from './wasm/runtime.js';
+
+/** The kernel's name. */
+export const LOVASZ_SOFTMAX_KERNEL = 'SegLovaszSoftmax';
+
+/** The kernel's attributes. */
+export interface LovaszSoftmaxAttrs {
+  ignoreIndex: number;
+  perImage: boolean;
+  classes: 'present' | 'all';
+  gradient: boolean;
+}
+
+/**
+ * CPU milliseconds of this process per stage, summed over calls while `enabled` (for
+ * bench/losses.ts --stages):
+ * compact (probabilities to class-major copies), build (candidates), sort+walk, backward
+ * (the softmax Jacobian, NHWC gradient). Off by default.
+ */
+export const lovaszKernelProfile = { enabled: false, ms: {} as Record<string, number>, sorted: 0 };
+
+let tick = 0;
+/** Add the time since the last mark to `stage` (when profiling). */
+function mark(stage?: string): void {
+  if (!lovaszKernelProfile.enabled) return;
+  const u = process.cpuUsage();
+  const now = (u.user + u.system) / 1000;
+  if (stage !== undefined) lovaszKernelProfile.ms[stage] = (lovaszKernelProfile.ms[stage] ?? 0) + now - tick;
+  tick = now;
+}
+
+const instances = new WeakMap<object, Map<boolean, LovaszExports | null>>();
+
+/**
+ * The generated module for `h`'s wasm backend, with its SIMD variants unless SEG_WASM_SIMD=0
+ * (simdSettings) or the runtime lacks wasm SIMD; undefined on other backends.
+ */
+export function lovaszModuleFor(h: Host): LovaszExports | undefined {
+  if (h.name !== 'wasm') return undefined;
+  let byKind = instances.get(h.backend);
+  if (!byKind) instances.set(h.backend, (byKind = new Map()));
+  const simd = simdSettings.enabled;
+  const cached = byKind.get(simd);
+  if (cached !== undefined) return cached ?? undefined;
+  const w = (h.backend as WasmBackendLike).wasm;
+  const memory = w.asm?.memory ?? w.wasmMemory; // exported (stock build) or imported (threaded build)
+  let inst = memory === undefined ? undefined : instantiateLovasz(memory, simd);
+  if (!inst && simd && memory !== undefined) inst = instantiateLovasz(memory, false);
+  byKind.set(simd, inst ?? null);
+  return inst;
+}
+
+/** Heap scratch: one uninitialised float32 tensor per area, addresses 8-byte aligned. */
+class HeapAreas {
+  private readonly tensors: TensorInfo[] = [];
+  constructor(private readonly h: Host) {}
+
+  /** An area of `bytes` bytes; returns its address. */
+  alloc(bytes: number): number {
+    const t = this.h.allocUninit([Math.ceil(bytes / 4) + 2]);
+    this.tensors.push(t);
+    return Math.ceil(this.h.ptr(t) / 8) * 8;
+  }
+
+  dispose(): void {
+    for (const t of this.tensors) this.h.dispose(t);
+  }
+}
+
+const f32 = new Float32Array(1);
+const f32u = new Uint32Array(f32.buffer);
+/** Bits of the float32 nearest to x. */
+function f32bits(x: number): number {
+  f32[0] = x;
+  return f32u[0] as number;
+}
+
+/** The kernel body (wasm host). */
+export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorInfo, a: LovaszSoftmaxAttrs): TensorInfo[] {
+  const mod = lovaszModuleFor(h);
+  if (!mod) throw new Error(`${LOVASZ_SOFTMAX_KERNEL}: needs the wasm backend`);
+  if (probs.dtype !== 'float32' || labels.dtype !== 'int32' || probs.shape.length !== 4) {
+    throw new Error(`${LOVASZ_SOFTMAX_KERNEL}: expects float32 probs [N, H, W, C] and int32 labels [N, H, W]`);
+  }
+  const build = mod.lz_build_simd ?? mod.lz_build;
+  const backward = mod.lz_backward_simd ?? mod.lz_backward;
+  const [N, H, W, C] = probs.shape as [number, number, number, number];
+  const P = N * H * W;
+  const HW = H * W;
+  const ignore = a.ignoreIndex;
+
+  // Valid pixels per image (the sets of per-image mode are their compacted ranges).
+  const validPerImage = new Int32Array(N);
+  let V = 0;
+  {
+    const y = h.i32(labels);
+    for (let n = 0, j = 0; n < N; n++) {
+      let k = 0;
+      for (const end = j + HW; j < end; j++) if (y[j] !== ignore) k++;
+      validPerImage[n] = k;
+      V += k;
+    }
+  }
+  const ranges: Array<[number, number]> = [];
+  if (a.perImage) {
+    for (let n = 0, start = 0; n < N; n++) {
+      const len = validPerImage[n] as number;
+      if (len > 0) ranges.push([start, start + len]);
+      start += len;
+    }
+  } else if (V > 0) {
+    ranges.push([0, V]);
+  }
+  let maxLen = 0;
+  for (const [s, e] of ranges) maxLen = Math.max(maxLen, e - s);
+
+  // Every allocation first (an allocation may grow the heap and detach views).
+  const value = h.allocUninit([]);
+  const dz = a.gradient ? h.allocUninit([N, H, W, C]) : undefined;
+  const areas = new HeapAreas(h);
+  try {
+    const pT = areas.alloc(4 * C * V);
+    const dP = areas.alloc(4 * C * V);
+    const lab = areas.alloc(2 * V);
+    const vIndex = V < P ? areas.alloc(4 * V) : 0;
+    const A = areas.alloc(8 * maxLen);
+    const B = areas.alloc(8 * maxLen);
+    const hist = areas.alloc(4 * HIST_SLOTS);
+    const stats = areas.alloc(8 * (2 * C + 4));
+    const dot = areas.alloc(8 * BACKWARD_BLOCK);
+    const countsAt = stats;
+    const maxFgPAt = stats + 8 * C;
+    const outAt = stats + 16 * C;
+
+    const buf = h.f32(value).buffer;
+    const out32 = new Int32Array(buf, outAt, 4);
+    const out64 = new Float64Array(buf, outAt, 2);
+    out32[1] = 0;
+    let sawNaN = false;
+    mark();
+    if (V > 0) {
+      mod.lz_compact(h.ptr(probs), h.ptr(labels), 0, P, C, ignore, pT, V, lab, vIndex, 0, outAt);
+      if (out32[0] !== V) throw new Error(`${LOVASZ_SOFTMAX_KERNEL}: compaction found ${out32[0]} valid pixels, expected ${V}`);
+      sawNaN = out32[1] !== 0;
+    }
+    mark('compact');
+    const pTv = new Float32Array(buf, pT, C * V);
+    const dPv = new Float32Array(buf, dP, C * V);
+    const counts = new Float64Array(buf, countsAt, C);
+    const maxFgP = new Float64Array(buf, maxFgPAt, C);
+
+    let loss = 0;
+    for (const [s, e] of sawNaN ? [] : ranges) {
+      counts.fill(0);
+      maxFgP.fill(0);
+      mod.lz_count(lab, pT, V, s, e, countsAt, maxFgPAt);
+      let nClasses = 0;
+      for (let c = 0; c < C; c++) if (a.classes === 'all' || (counts[c] as number) > 0) nClasses++;
+      const scale = 1 / (nClasses * ranges.length);
+      for (let c = 0; c < C; c++) {
+        const G = counts[c] as number;
+        const base = c * V;
+        if (a.classes === 'present' && G === 0) {
+          dPv.fill(0, base + s, base + e);
+          continue;
+        }
+        let lossC: number;
+        if (G === 0 || G === e - s) dPv.fill(0, base + s, base + e); // (lz_build clears the others)
+        if (G === 0) {
+          // Absent class ('all'): g = (1, 0, ...), loss = the largest p_c (first pixel among ties).
+          let best = -1;
+          let bestP = 0;
+          for (let v = s; v < e; v++) {
+            const p = pTv[base + v] as number;
+            if (p > bestP) {
+              best = v;
+              bestP = p;
+            }
+          }
+          if (best >= 0) dPv[base + best] = scale;
+          lossC = bestP;
+        } else if (G === e - s) {
+          // Only class c in the set: g_k = 1/G at every position.
+          let l = 0;
+          for (let v = s; v < e; v++) {
+            const p = pTv[base + v] as number;
+            if (p < 1) {
+              l += 1 - p;
+              dPv[base + v] = -scale / G;
+            }
+          }
+          lossC = l / G;
+        } else {
+          build(c, f32bits(1 - (maxFgP[c] as number)), s, e, V, lab, pT, A, outAt, dP);
+          const n = out32[0] as number;
+          mark('build');
+          lovaszKernelProfile.sorted += n;
+          const min = (out32[1] as number) >>> 0;
+          const max = (out32[2] as number) >>> 0;
+          mod.lz_sortwalk(A, B, n, min, max, hist, G, dP + 4 * base, scale, outAt, 1);
+          lossC = out64[0] as number;
+          mark('sort+walk');
+        }
+        loss += lossC * scale;
+      }
+    }
+    mark('special classes');
+    h.f32(value)[0] = sawNaN ? NaN : loss;
+    if (dz) {
+      const dzv = h.f32(dz);
+      if (sawNaN) dzv.fill(NaN);
+      else if (V > 0) backward(pT, dP, vIndex, C, V, h.ptr(dz), P, dot);
+      else dzv.fill(0);
+      mark('backward');
+    }
+  } finally {
+    areas.dispose();
+  }
+  return dz ? [value, dz] : [value];
+}
+
+/** Register SegLovaszSoftmax for the wasm backend (idempotent). */
+export function registerLovaszSoftmaxKernel(): void {
+  if (tf.getKernel(LOVASZ_SOFTMAX_KERNEL, 'wasm')) return;
+  tf.registerKernel({
+    kernelName: LOVASZ_SOFTMAX_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const probs = inputs['probs'];
+      const labels = inputs['labels'];
+      if (!probs || !labels) throw new Error(`${LOVASZ_SOFTMAX_KERNEL}: inputs probs and labels are required`);
+      return lovaszSoftmaxKernel(hostFor(backend), probs, labels, attrs as unknown as LovaszSoftmaxAttrs);
+    },
+  });
+}
