@@ -4,7 +4,8 @@
  *
  *   node dist/bench/bench.js [--sizes 256,512] [--batch 2] [--warmup 2] [--reps 5]
  *                            [--paths torch,wasm,wasm-threads2,cpu,tensorflow] [--json <file>]
- *                            [--timeout <s per run>]
+ *                            [--timeout <s per run>] [--no-lovasz] [--no-loader] [--use-mpio]
+ *                            [--lovasz-classes 21] [--lovasz-scenario random|trained|voc]
  *
  * Each (path, size) runs in its own process (bench/step.ts, or bench/torch_step.py under
  * /usr/bin/python3 when it has torch), so peak RSS is per run and one crash (e.g. the 4 GB wasm
@@ -12,6 +13,17 @@
  * with micro-batches (gradients of batch/k images summed, then one update) and the table says so.
  * `wasm-threadsN` is the opt-in threaded wasm build with N threads (src/backend/kernels/wasm/threads.ts).
  * The `cpu` path (pure JS, ~80 s/step at 256²) only runs when named in --paths.
+ *
+ * The two right-hand columns:
+ *   Lovász share   forward + backward of lovasz_hinge_loss (1-channel head) and of
+ *                  lovasz_softmax_loss (--lovasz-classes, 21 by default: VOC) on the step's batch
+ *                  and crop, on the same path (backend, threads), as a % of that path's measured
+ *                  step (wall clock, medians): bench/lovasz_share.ts, one process per (path, size).
+ *   loader img/s   training samples per second decoded + augmented by src/data's loader at the
+ *                  crop size (bench/data.ts: 1024² JPEG + PNG, pdseg's road augmentation), with the
+ *                  worker count `seg train` uses (defaultWorkers: 0 = the main thread, or
+ *                  DATALOADER.NUM_WORKERS capped at the CPU count with --use-mpio). The loader does
+ *                  not depend on the compute backend: one measurement per size, shown on every seg row.
  *
  * Timing on a shared 2-core VM is noisy: the load average before the runs is printed; do not run
  * anything else meanwhile.
@@ -21,6 +33,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConfigSchema } from '../src/config/schema.js';
+import { defaultWorkers } from '../src/data/loader.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const REPO = path.resolve(HERE, '..', '..');
@@ -44,8 +58,17 @@ export interface RunResult {
   loss: number;
 }
 
+/** One lovasz_share.ts result. */
+export interface LovaszShare {
+  hingeMs: number;
+  softmaxMs: number;
+  classes: number;
+  scenario: string;
+}
+
 interface Cell {
   result?: RunResult;
+  lovasz?: LovaszShare;
   /** Why there is no result (not installed, failed, skipped). */
   note?: string;
 }
@@ -58,6 +81,11 @@ interface Args {
   paths: string[];
   json: string | undefined;
   timeoutS: number;
+  lovasz: boolean;
+  loader: boolean;
+  useMpio: boolean;
+  lovaszClasses: number;
+  lovaszScenario: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -74,12 +102,17 @@ function parseArgs(argv: string[]): Args {
     paths: list(get('paths'), 'torch,wasm,wasm-threads2,tensorflow'),
     json: get('json'),
     timeoutS: Number(get('timeout') ?? 1800),
+    lovasz: !argv.includes('--no-lovasz'),
+    loader: !argv.includes('--no-loader'),
+    useMpio: argv.includes('--use-mpio'),
+    lovaszClasses: Number(get('lovasz-classes') ?? 21),
+    lovaszScenario: get('lovasz-scenario') ?? 'random',
   };
 }
 
-function parseResult(stdout: string): RunResult | undefined {
+function parseResult<T = RunResult>(stdout: string): T | undefined {
   const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
-  return line ? (JSON.parse(line.slice(7)) as RunResult) : undefined;
+  return line ? (JSON.parse(line.slice(7)) as T) : undefined;
 }
 
 function lastError(out: string): string {
@@ -130,7 +163,7 @@ async function measure(a: Args, p: string, size: number): Promise<Cell> {
   let micro = 1;
   for (;;) {
     const r = run(process.execPath, [...step, '--micro', String(micro)], a.timeoutS);
-    if (r.result) return { result: r.result };
+    if (r.result) return { result: r.result, ...lovaszShare(a, p, size) };
     const err = lastError(r.out);
     const oom = /memory|Aborted|OOM|RangeError: Array buffer allocation/i.test(r.out);
     if (p.startsWith('wasm') && oom && micro < a.batch) {
@@ -142,9 +175,42 @@ async function measure(a: Args, p: string, size: number): Promise<Cell> {
   }
 }
 
+/** The Lovász losses on the step's batch and crop, on path `p` (lovasz_share.ts), when asked for. */
+function lovaszShare(a: Args, p: string, size: number): { lovasz?: LovaszShare } {
+  if (!a.lovasz) return {};
+  const threads = /^wasm-threads(\d+)$/.exec(p);
+  const backend = threads ? ['--backend', 'wasm', '--threads', threads[1]!] : ['--backend', p];
+  const args = [path.join(HERE, 'lovasz_share.js'), ...backend, '--size', String(size), '--batch', String(a.batch), '--classes', String(a.lovaszClasses), '--scenario', a.lovaszScenario];
+  const r = spawnSync(process.execPath, args, { cwd: REPO, encoding: 'utf8', timeout: a.timeoutS * 1000, maxBuffer: 16 << 20 });
+  process.stderr.write(`$ node ${args.join(' ')}\n`);
+  const res = parseResult<LovaszShare>(r.stdout ?? '');
+  if (!res) process.stderr.write(`  Lovász share failed: ${lastError(`${r.stdout ?? ''}\n${r.stderr ?? ''}`)}\n`);
+  return res ? { lovasz: res } : {};
+}
+
+/** Loader images/s per crop size (data.ts), with the worker count `seg train` uses. */
+function loaderRates(a: Args): { workers: number; rates: Map<number, number> } | undefined {
+  if (!a.loader) return undefined;
+  const workers = defaultWorkers(ConfigSchema.parse({}), a.useMpio);
+  const args = [path.join(HERE, 'data.js'), '--crops', a.sizes.join(','), '--workers', String(workers), '--samples', '32'];
+  process.stderr.write(`$ node ${args.join(' ')}\n`);
+  const r = spawnSync(process.execPath, args, { cwd: REPO, encoding: 'utf8', timeout: a.timeoutS * 1000, maxBuffer: 16 << 20 });
+  const res = parseResult<{ rates: Record<string, Record<string, number>> }>(r.stdout ?? '');
+  if (!res) {
+    process.stderr.write(`  loader benchmark failed: ${lastError(`${r.stdout ?? ''}\n${r.stderr ?? ''}`)}\n`);
+    return undefined;
+  }
+  const rates = new Map<number, number>();
+  for (const s of a.sizes) {
+    const v = res.rates[String(s)]?.[String(workers)];
+    if (v !== undefined) rates.set(s, v);
+  }
+  return { workers, rates };
+}
+
 const fmtMs = (r: RunResult): string => `${Math.round(r.medianMs)} (${Math.round(r.minMs)}–${Math.round(r.maxMs)})${r.micro > 1 ? ` [${r.micro}×${r.batch / r.micro}]` : ''}`;
 
-function table(a: Args, cells: Map<string, Map<number, Cell>>): string {
+function table(a: Args, cells: Map<string, Map<number, Cell>>, loader: ReturnType<typeof loaderRates>): string {
   const head = ['path'];
   for (const s of a.sizes) head.push(`${s}² ms/step`, `${s}² ×torch`);
   head.push('peak RSS (GB)', 'Lovász share', 'loader img/s');
@@ -165,8 +231,19 @@ function table(a: Args, cells: Map<string, Map<number, Cell>>): string {
       row.push(fmtMs(r), t ? `${(r.medianMs / t.medianMs).toFixed(2)}×` : '–');
       rss.push((r.peakRssMB / 1024).toFixed(2));
     }
-    // The last two columns are filled by the loss and loader benchmarks (bench/losses.ts, bench/data.ts).
-    row.push(rss.join(' / '), '–', '–');
+    // Lovász share (lovasz_share.ts) and loader rate (data.ts): per size, as the RSS column.
+    const share = a.sizes.map((s) => {
+      const c = bySize.get(s);
+      const l = c?.lovasz;
+      const step = c?.result?.medianMs;
+      return l && step ? `h ${((100 * l.hingeMs) / step).toFixed(1)}% · s ${((100 * l.softmaxMs) / step).toFixed(1)}%` : '–';
+    });
+    const seg = p !== 'torch' && first !== undefined;
+    const rate = a.sizes.map((s) => {
+      const v = seg ? loader?.rates.get(s) : undefined;
+      return v === undefined ? '–' : v.toFixed(v < 10 ? 1 : 0);
+    });
+    row.push(rss.join(' / '), share.every((x) => x === '–') ? '–' : share.join(' / '), rate.every((x) => x === '–') ? '–' : rate.join(' / '));
     rows.push(row);
   }
   return rows.map((r) => `| ${r.join(' | ')} |`).join('\n');
@@ -181,16 +258,26 @@ async function main(): Promise<void> {
   for (const s of a.sizes) {
     for (const p of a.paths) cells.get(p)!.set(s, await measure(a, p, s));
   }
+  const loader = loaderRates(a);
   const loadAfter = os.loadavg().map((v) => v.toFixed(2)).join(' ');
-  const t = table(a, cells);
+  const t = table(a, cells, loader);
   const model = [...cells.values()].flatMap((m) => [...m.values()]).find((c) => c.result && c.result.path !== 'torch')?.result?.model ?? '?';
   console.log(`DeepLabv3+/MobileNetV2 training step (forward + backward + Adam), batch ${a.batch}, median of ${a.reps} after ${a.warmup} warm-up; model: ${model}`);
   console.log(t);
   console.log(`load average before/after: ${load} / ${loadAfter}; [k×m] = k micro-batches of m images (gradients summed, one update)`);
+  const sizes = a.sizes.map((s) => `${s}²`).join(' / ');
+  if (a.lovasz) {
+    console.log(
+      `Lovász share (${sizes}): forward + backward of lovasz_hinge_loss (h, 1-channel head) and lovasz_softmax_loss (s, ${a.lovaszClasses} classes, '${a.lovaszScenario}' labels) ` +
+        `on the step's batch and crop, same path, % of the step (wall-clock medians)`,
+    );
+  }
+  if (loader) console.log(`loader img/s (${sizes}): src/data's loader, decode + augment (bench/data.ts), ${loader.workers === 0 ? 'on the main thread (seg train\'s default)' : `${loader.workers} worker threads (--use_mpio)`}`);
   if (a.json) {
     const out: Record<string, Record<string, Cell>> = {};
     for (const [p, m] of cells) out[p] = Object.fromEntries([...m].map(([s, c]) => [String(s), c]));
-    fs.writeFileSync(a.json, JSON.stringify({ args: a, loadBefore: load, loadAfter, cells: out }, null, 2));
+    const loaderOut = loader ? { workers: loader.workers, rates: Object.fromEntries(loader.rates) } : undefined;
+    fs.writeFileSync(a.json, JSON.stringify({ args: a, loadBefore: load, loadAfter, cells: out, loader: loaderOut }, null, 2));
   }
 }
 

@@ -5,6 +5,9 @@
  *
  *   node dist/bench/data.js [--images 8] [--size 1024] [--samples 48] [--workers 0,1,2] [--crops 512,769] [--rich]
  *
+ * Besides the table it prints one `RESULT {json}` line, {rates: {crop: {workers: images/s}}, ...},
+ * which bench.ts reads for its "loader img/s" column.
+ *
  * The images are generated once in a temporary folder: --images textured 1024×1024 JPEGs
  * (DeepGlobe tiles are 1024×1024) with 0/1 PNG road masks. Each measurement runs --samples
  * samples after one warm-up batch (worker start-up excluded), through DataLoader.trainBatches,
@@ -100,6 +103,7 @@ async function main(): Promise<void> {
     await makeImages(dir, images, size);
     const load = os.loadavg().map((v) => v.toFixed(2)).join(' ');
     const rows: string[] = [];
+    const rates: Record<string, Record<string, number>> = {};
     for (const crop of crops) {
       const cells: string[] = [];
       for (const w of workerList) {
@@ -108,6 +112,7 @@ async function main(): Promise<void> {
         const rate = await measure(cfg, w, samples);
         process.stderr.write(`crop ${crop}, workers ${w}: ${rate.toFixed(1)} images/s\n`);
         cells.push(rate.toFixed(1));
+        (rates[String(crop)] ??= {})[String(w)] = rate;
       }
       rows.push(`| ${crop}×${crop} | ${cells.join(' | ')} |`);
     }
@@ -120,6 +125,7 @@ async function main(): Promise<void> {
       ...rows,
     ];
     process.stdout.write(`${out.join('\n')}\n`);
+    process.stdout.write(`RESULT ${JSON.stringify({ images, size, samples, rich, loadBefore: load, rates })}\n`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -7,43 +7,58 @@
  *   8×512×512×21  softmax_loss, lovasz_softmax_loss
  *   24×769×769×1  bce_loss, dice_loss, lovasz_hinge_loss
  *
- * and, for comparison, forward + backward of the model the shipped configs train
- * (configs/lovasz_softmax_voc.yaml for the softmax family, configs/lovasz_hinge_road.yaml for the
- * binary losses: DeepLabv3+ code path with MobileNetV2, ASPP and decoder off, as pdseg's Lovász
- * configs), and the ratio loss / model. The batches above do not fit the 4 GB wasm heap as one
- * model step (backends.md: 512×512 batch 2 already fails), so the model is timed on one
- * --model-size² image and scaled linearly by the batch's pixel count ("est.").
+ * and, for comparison, forward + backward of the model on the same batch, and the ratio
+ * loss / model, for two models:
  *
- *   node dist/bench/losses.js [--backend wasm|cpu] [--warmup 1] [--reps 5] [--only 2x256x256]
- *                             [--no-model] [--model-size 256] [--scenario random|trained|voc]
- *                             [--per-image]   (Lovász losses per image: SOLVER.LOVASZ.PER_IMAGE)
+ *   light  the shipped configs' model (configs/lovasz_softmax_voc.yaml for the softmax family,
+ *          configs/lovasz_hinge_road.yaml for the binary losses: MobileNetV2 with ASPP and decoder
+ *          off, as pdseg's Lovász configs)
+ *   full   the same configs with ASPP and decoder on: the DeepLabv3+ that `npm run bench` times
  *
- * Inputs: logits N(0, 2²); labels uniform over the classes ('random': every class present, the
- * worst case for Lovász-Softmax, which sorts once per present class); 'voc': background plus two
- * object classes per image, as rectangles (VOC images show 1-3 classes); 'trained': uniform
- * labels, with logits that agree with the labels on 90% of the pixels by a margin > 1, as late in
- * training. Binary labels are 5% foreground (MiniDeepGlobe roads: 4.5%); 3% of all pixels are
- * ignored (255).
- * Never run by the tests. Run it alone: two processes on two cores disturb each other's numbers.
+ * These batches do not fit the 4 GB wasm heap as one model step, so the model is timed on ONE
+ * image of the shape's size and multiplied by the batch size ("×N").
+ *
+ *   node dist/bench/losses.js [--backend wasm|cpu] [--threads auto|n] [--warmup 1] [--reps 5]
+ *                             [--only 8x512x512] [--losses lovasz_softmax_loss,...]
+ *                             [--model light|full|both|none] [--model-reps 3] [--no-model]
+ *                             [--scenario random|trained|voc] [--per-image] [--js] [--stages]
+ *
+ * --js       the losses' JavaScript path even where seg registers a kernel (SegLovaszSoftmax on
+ *            wasm): the "before" of that kernel.
+ * --stages   CPU ms per stage of SegLovaszSoftmax (src/backend/kernels/lovasz.ts), per call.
+ * --threads  wasm threads (as `seg train --threads`; default auto = one per core). The model uses
+ *            them; the losses run on the main thread.
+ *
+ * Inputs: see loss_inputs.ts. Never run by the tests. Run it alone: two processes on two cores
+ * disturb each other's numbers.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend, type BackendChoice } from '../src/backend/index.js';
 import { registerTrainingKernels } from '../src/backend/kernels/index.js';
+import { LOVASZ_SOFTMAX_KERNEL, lovaszKernelProfile } from '../src/backend/kernels/lovasz.js';
 import { LOSSES, type LossName } from '../src/losses/registry.js';
 import { resolveConfig } from '../src/config/resolve.js';
 import { Rng } from '../src/util/rng.js';
+import { makeLossInputs, median, medians, type Scenario, SCENARIOS, timed, type Timing } from './loss_inputs.js';
+
+type ModelKind = 'light' | 'full';
 
 interface Args {
   backend: BackendChoice;
+  threads: number | 'auto';
   warmup: number;
   reps: number;
+  modelReps: number;
   only: string | undefined;
-  model: boolean;
-  modelSize: number;
-  scenario: 'random' | 'trained' | 'voc';
+  losses: string[] | undefined;
+  models: ModelKind[];
+  scenario: Scenario;
   perImage: boolean;
+  js: boolean;
+  stages: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -57,17 +72,25 @@ function parseArgs(argv: readonly string[]): Args {
     if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${v}`);
     return n;
   };
-  const scenario = get('scenario') ?? 'random';
-  if (scenario !== 'random' && scenario !== 'trained' && scenario !== 'voc') throw new Error(`--scenario must be random, trained or voc, got ${scenario}`);
+  const scenario = (get('scenario') ?? 'random') as Scenario;
+  if (!SCENARIOS.includes(scenario)) throw new Error(`--scenario must be one of ${SCENARIOS.join(', ')}, got ${scenario}`);
+  const model = argv.includes('--no-model') ? 'none' : (get('model') ?? 'both');
+  const models: ModelKind[] = model === 'both' ? ['light', 'full'] : model === 'none' ? [] : model === 'light' || model === 'full' ? [model] : [];
+  if (!['both', 'none', 'light', 'full'].includes(model)) throw new Error(`--model must be light, full, both or none, got ${model}`);
+  const threads = get('threads') ?? 'auto';
   return {
     backend: (get('backend') ?? 'wasm') as BackendChoice,
+    threads: threads === 'auto' ? 'auto' : Number(threads),
     warmup: int('warmup', 1),
     reps: Math.max(1, int('reps', 5)),
+    modelReps: Math.max(1, int('model-reps', 3)),
     only: get('only'),
-    model: !argv.includes('--no-model'),
-    modelSize: int('model-size', 256),
+    losses: get('losses')?.split(','),
+    models,
     scenario,
     perImage: argv.includes('--per-image'),
+    js: argv.includes('--js'),
+    stages: argv.includes('--stages'),
   };
 }
 
@@ -94,81 +117,15 @@ const SHAPES: Shape[] = [
   { label: '24x769x769', N: 24, H: 769, W: 769, C: 1, losses: BINARY_FAMILY, config: ROAD },
 ];
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
-
-/** Logits and labels of one shape, as typed arrays (made once per shape). */
-function makeInputs(s: Shape, scenario: Args['scenario'], seed: number): { logits: Float32Array; labels: Int32Array } {
-  const rng = new Rng(seed);
-  const P = s.N * s.H * s.W;
-  const labels = new Int32Array(P);
-  const logits = new Float32Array(P * s.C);
-  // 'voc' labels: background (class 0) with two object classes per image, as rectangles.
-  const boxes = Array.from({ length: s.N }, () =>
-    Array.from({ length: 2 }, () => {
-      const w = rng.int(s.W >> 3, s.W >> 1);
-      const h = rng.int(s.H >> 3, s.H >> 1);
-      const x0 = rng.int(0, s.W - w);
-      const y0 = rng.int(0, s.H - h);
-      return { c: rng.int(1, Math.max(1, s.C - 1)), x0, y0, x1: x0 + w, y1: y0 + h };
-    }),
-  );
-  for (let j = 0; j < P; j++) {
-    let y: number;
-    if (rng.random() < 0.03) y = 255;
-    else if (s.C === 1) y = rng.random() < 0.05 ? 1 : 0;
-    else if (scenario === 'voc') {
-      const n = Math.floor(j / (s.H * s.W));
-      const r = Math.floor((j % (s.H * s.W)) / s.W);
-      const col = j % s.W;
-      y = 0;
-      for (const b of boxes[n] ?? []) if (r >= b.y0 && r < b.y1 && col >= b.x0 && col < b.x1) y = b.c;
-    } else y = rng.int(0, s.C - 1);
-    labels[j] = y;
-    const agree = scenario === 'trained' && y !== 255 && rng.random() < 0.9;
-    for (let c = 0; c < s.C; c++) {
-      let z = 2 * rng.normal();
-      if (agree) {
-        // Late in training: the right class wins by a margin (> 1 for the one-channel hinge).
-        if (s.C === 1) z = (y === 1 ? 1 : -1) * (1.5 + Math.abs(z));
-        else if (c === y) z = 4 + Math.abs(z);
-      }
-      logits[j * s.C + c] = z;
-    }
-  }
-  return { logits, labels };
-}
-
-/** Wall-clock and CPU milliseconds of one run of `f`. */
-function timed(f: () => void): { wall: number; cpu: number } {
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  f();
-  const wall = performance.now() - t0;
-  const c = process.cpuUsage(c0);
-  return { wall, cpu: (c.user + c.system) / 1000 };
-}
-
-interface Timing {
-  /** Median wall-clock ms. */
-  wall: number;
-  /** Median CPU ms of this process (less sensitive to other processes on a shared machine). */
-  cpu: number;
-}
-
-function medians(ts: Array<{ wall: number; cpu: number }>): Timing {
-  return { wall: median(ts.map((t) => t.wall)), cpu: median(ts.map((t) => t.cpu)) };
-}
-
-/** Forward + backward of one loss: medians over reps after warm-ups. */
-function timeLoss(name: LossName, logits: tf.Tensor4D, labels: tf.Tensor3D, a: Args): Timing {
+/** Forward + backward of one loss: medians over reps after warm-ups (and the kernel's stage times). */
+function timeLoss(name: LossName, logits: tf.Tensor4D, labels: tf.Tensor3D, a: Args): { t: Timing; stages?: Record<string, number> } {
   const fn = LOSSES[name].fn;
   const times: Array<{ wall: number; cpu: number }> = [];
+  const stages: Record<string, number[]> = {};
   for (let r = 0; r < a.warmup + a.reps; r++) {
     let out: tf.Tensor[] = [];
+    lovaszKernelProfile.ms = {};
+    lovaszKernelProfile.sorted = 0;
     const t = timed(() => {
       // wasm and cpu run kernels synchronously: once valueAndGrad returns, the gradient exists.
       // Only the scalar is read back (the model's backward pass consumes the gradient in place).
@@ -177,9 +134,14 @@ function timeLoss(name: LossName, logits: tf.Tensor4D, labels: tf.Tensor3D, a: A
       out = [value, grad];
     });
     tf.dispose(out);
-    if (r >= a.warmup) times.push(t);
+    if (r >= a.warmup) {
+      times.push(t);
+      for (const [k, v] of Object.entries(lovaszKernelProfile.ms)) (stages[k] ??= []).push(v);
+      if (lovaszKernelProfile.sorted > 0) (stages['entries sorted (M)'] ??= []).push(lovaszKernelProfile.sorted / 1e6);
+    }
   }
-  return medians(times);
+  const st = Object.keys(stages).length > 0 ? Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, median(v)])) : undefined;
+  return st ? { t: medians(times), stages: st } : { t: medians(times) };
 }
 
 /**
@@ -191,10 +153,11 @@ function timeLoss(name: LossName, logits: tf.Tensor4D, labels: tf.Tensor3D, a: A
  * shipped config with src/models/build.ts's buildModel; if the model API changes, adapt here.
  * ---------------------------------------------------------------------------------------------
  */
-async function modelMsPerImage(configFile: string, size: number, a: Args): Promise<Timing> {
+async function modelMsPerImage(configFile: string, kind: ModelKind, size: number, a: Args): Promise<Timing> {
   const { buildModel } = await import('../src/models/build.js');
   const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const { config } = resolveConfig({ cfgFile: path.join(repo, 'configs', configFile), cwd: repo });
+  const overrides = kind === 'full' ? ['MODEL.DEEPLAB.ENCODER_WITH_ASPP', 'True', 'MODEL.DEEPLAB.ENABLE_DECODER', 'True'] : [];
+  const { config } = resolveConfig({ cfgFile: path.join(repo, 'configs', configFile), cwd: repo, overrides });
   const model = buildModel(config, { seed: 1 });
   const vars = model.trainableVariables();
   const rng = new Rng(7);
@@ -202,7 +165,7 @@ async function modelMsPerImage(configFile: string, size: number, a: Args): Promi
   const x = tf.tensor4d(img, [1, size, size, 3]);
   const dy = tf.ones([1, size, size, model.headChannels]);
   const times: Array<{ wall: number; cpu: number }> = [];
-  for (let r = 0; r < a.warmup + a.reps; r++) {
+  for (let r = 0; r < 1 + a.modelReps; r++) {
     let out: tf.Tensor[] = [];
     const t = timed(() => {
       // Backward from a given d loss / d logits (no loss at all): the model's own cost.
@@ -211,53 +174,53 @@ async function modelMsPerImage(configFile: string, size: number, a: Args): Promi
       out = [value, ...grads];
     });
     tf.dispose(out);
-    if (r >= a.warmup) times.push(t);
+    if (r >= 1) times.push(t);
   }
   tf.dispose([x, dy]);
   model.dispose();
   return medians(times);
 }
 
+const pct = (x: number, of: number): string => `${((100 * x) / of).toFixed(1)}%`;
+
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
-  const info = await initBackend({ backend: a.backend });
+  const info = await initBackend({ backend: a.backend, threads: a.threads });
   if (info.name === 'wasm' || info.name === 'cpu') await registerTrainingKernels(info.name);
-  console.log(`# seg loss benchmark: ${info.description}; inputs '${a.scenario}'${a.perImage ? '; Lovász per image' : ''}; median of ${a.reps} after ${a.warmup} warm-up(s); node ${process.version}`);
+  const kernel = tf.getKernel(LOVASZ_SOFTMAX_KERNEL, tf.getBackend());
+  if (a.js && kernel) tf.unregisterKernel(LOVASZ_SOFTMAX_KERNEL, tf.getBackend());
+  lovaszKernelProfile.enabled = a.stages;
+  const lovaszPath = tf.getKernel(LOVASZ_SOFTMAX_KERNEL, tf.getBackend()) ? `kernel ${LOVASZ_SOFTMAX_KERNEL}` : 'JavaScript path';
+  const load = os.loadavg().map((v) => v.toFixed(2)).join(' ');
+  console.log(`# seg loss benchmark: ${info.description}; Lovász-Softmax: ${lovaszPath}; inputs '${a.scenario}'${a.perImage ? '; Lovász per image' : ''}; median of ${a.reps} after ${a.warmup} warm-up(s); node ${process.version}; load average ${load}`);
 
-  const modelPerPixel = new Map<string, Timing>();
-  const rows: string[][] = [['shape', 'C', 'loss', 'wall ms', 'cpu ms', 'model wall ms', 'model cpu ms', 'loss/model (wall)', 'loss/model (cpu)']];
+  const head = ['shape', 'C', 'loss', 'wall ms', 'cpu ms'];
+  for (const m of a.models) head.push(`${m} model wall ms`, `${m} model cpu ms`, `loss/${m} (wall)`, `loss/${m} (cpu)`);
+  const rows: string[][] = [head];
+  const stageLines: string[] = [];
   for (const [k, s] of SHAPES.entries()) {
     if (a.only !== undefined && a.only !== s.label) continue;
-    const { logits: lg, labels: lb } = makeInputs(s, a.scenario, 1000 + k);
+    const losses = s.losses.filter((l) => a.losses === undefined || a.losses.includes(l));
+    if (losses.length === 0) continue;
+    const models = new Map<ModelKind, Timing>();
+    for (const m of a.models) {
+      const t = await modelMsPerImage(s.config, m, s.H, a);
+      models.set(m, { wall: t.wall * s.N, cpu: t.cpu * s.N });
+      console.log(`# ${m} model of configs/${s.config}: ${t.wall.toFixed(0)} ms wall, ${t.cpu.toFixed(0)} ms cpu, fwd+bwd of 1×${s.H}×${s.W} (×${s.N} below)`);
+    }
+    const { logits: lg, labels: lb } = makeLossInputs(s.N, s.H, s.W, s.C, a.scenario, 1000 + k);
     const logits = tf.tensor4d(lg, [s.N, s.H, s.W, s.C], 'float32');
     const labels = tf.tensor3d(lb, [s.N, s.H, s.W], 'int32');
-    let model: Timing | undefined;
-    if (a.model) {
-      if (!modelPerPixel.has(s.config)) {
-        const t = await modelMsPerImage(s.config, a.modelSize, a);
-        const px = a.modelSize * a.modelSize;
-        modelPerPixel.set(s.config, { wall: t.wall / px, cpu: t.cpu / px });
-        console.log(`# model of configs/${s.config}: ${t.wall.toFixed(0)} ms wall, ${t.cpu.toFixed(0)} ms cpu, fwd+bwd of 1×${a.modelSize}×${a.modelSize}`);
+    for (const name of losses) {
+      const { t, stages } = timeLoss(name, logits, labels, a);
+      const row = [s.label, String(s.C), name, t.wall.toFixed(1), t.cpu.toFixed(1)];
+      for (const m of a.models) {
+        const mt = models.get(m) as Timing;
+        row.push(`${mt.wall.toFixed(0)} (×${s.N})`, `${mt.cpu.toFixed(0)} (×${s.N})`, pct(t.wall, mt.wall), pct(t.cpu, mt.cpu));
       }
-      const per = modelPerPixel.get(s.config) as Timing;
-      const px = s.N * s.H * s.W;
-      model = { wall: per.wall * px, cpu: per.cpu * px };
-    }
-    for (const name of s.losses) {
-      const t = timeLoss(name, logits, labels, a);
-      const est = model !== undefined && !(s.N === 1 && s.H === a.modelSize && s.W === a.modelSize) ? ' (est.)' : '';
-      rows.push([
-        s.label,
-        String(s.C),
-        name,
-        t.wall.toFixed(1),
-        t.cpu.toFixed(1),
-        model === undefined ? '-' : `${model.wall.toFixed(0)}${est}`,
-        model === undefined ? '-' : `${model.cpu.toFixed(0)}${est}`,
-        model === undefined ? '-' : `${((100 * t.wall) / model.wall).toFixed(2)}%`,
-        model === undefined ? '-' : `${((100 * t.cpu) / model.cpu).toFixed(2)}%`,
-      ]);
+      rows.push(row);
       console.log(`#   ${s.label}×${s.C} ${name}: ${t.wall.toFixed(1)} ms wall, ${t.cpu.toFixed(1)} ms cpu   (tensors alive: ${tf.memory().numTensors})`);
+      if (stages) stageLines.push(`${s.label}×${s.C} ${name}: ${Object.entries(stages).map(([st, v]) => `${st} ${v.toFixed(st.endsWith('(M)') ? 1 : 0)}`).join(', ')}`);
     }
     tf.dispose([logits, labels]);
   }
@@ -266,6 +229,11 @@ async function main(): Promise<void> {
     console.log(r.map((c, j) => (j >= 3 ? c.padStart(widths[j] as number) : c.padEnd(widths[j] as number))).join('  '));
     if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   }
+  if (stageLines.length > 0) {
+    console.log(`${LOVASZ_SOFTMAX_KERNEL} stages (median CPU ms per call):`);
+    for (const l of stageLines) console.log(`  ${l}`);
+  }
+  console.log(`# load average after: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 }
 
 main().catch((e: unknown) => {
