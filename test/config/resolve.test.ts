@@ -321,7 +321,7 @@ test('cross-key checks: crop sizes set, MEAN length, IGNORE_INDEX outside the cl
 });
 
 test('every shipped config resolves (configs/ and configs/experiments/)', () => {
-  const dirs = [path.join(REPO_ROOT, 'configs'), path.join(REPO_ROOT, 'configs', 'experiments')];
+  const dirs = [path.join(REPO_ROOT, 'configs'), path.join(REPO_ROOT, 'configs', 'experiments'), path.join(REPO_ROOT, 'configs', 'experiments', 'investigation')];
   let n = 0;
   for (const dir of dirs) {
     for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.yaml'))) {
@@ -330,5 +330,5 @@ test('every shipped config resolves (configs/ and configs/experiments/)', () => 
       n++;
     }
   }
-  assert.ok(n >= 9, `${n} configs`);
+  assert.ok(n >= 11, `${n} configs`);
 });
