@@ -330,5 +330,5 @@ test('every shipped config resolves (configs/ and configs/experiments/)', () => 
       n++;
     }
   }
-  assert.ok(n >= 11, `${n} configs`);
+  assert.ok(n >= 12, `${n} configs`);
 });
