@@ -21,9 +21,9 @@
  *       (key of p), in pixel order; key = 0x7fffffff − bits(error), so that ascending keys are
  *       descending errors. out[0..2] (i32) = n, min key, max key. Also clears dP_c over [s, e).
  *   lz_sortwalk(A, B, n, min, max, hist, G, dPc, scale, out, walk)
- *       stable sort of the n entries of A by key: one most-significant-digit pass into about n/128
+ *       stable sort of the n entries of A by key: one most-significant-digit pass into about n/1024
  *       buckets (A → B), then each bucket sorted while it is in cache (insertion sort up to
- *       INSERTION_MAX entries, else least-significant-digit passes of ≤ 8 bits using A's slots as
+ *       INSERTION_MAX entries, else least-significant-digit passes of ≤ min(11, log2 size) bits using A's slots as
  *       temporary space) and, when walk = 1, walked at once: Alg. 1's Jaccard differences g
  *       (float64), loss += err·g into out[0] (f64), dPc[v] = ∓g·scale. With walk = 0 the sorted
  *       entries are left in B (for the tests).
@@ -138,7 +138,7 @@ const ONE = 0x3f800000;
 /** Entries sorted by insertion (no digit passes) up to this many. */
 export const INSERTION_MAX = 24;
 /** Bits of the least-significant-digit passes inside a bucket, at most. */
-const BUCKET_DIGIT_BITS = 8;
+const BUCKET_DIGIT_BITS = 11;
 /** Bits of the first (most significant) digit, at most; the histogram has 2^MSD_BITS slots. */
 export const MSD_BITS = 12;
 /** Histogram slots lz_sortwalk needs. */
@@ -388,6 +388,7 @@ function sortwalk(): Func {
   const jj = f.local('i32');
   const nlog = f.local('i32');
   const R2 = f.local('i32'); // radix of the in-bucket passes
+  const mb = f.local('i32'); // their most bits
   // walk state
   const tagged = f.local('i32');
   const v = f.local('i32');
@@ -440,8 +441,12 @@ function sortwalk(): Func {
    * Least-significant-digit passes over `count` entries at `from` (temporary space at `to`), on
    * the low `rbits` bits of key − min; leaves the address of the sorted entries in `src`.
    */
-  const lsd = (from: number, to: number, count: number, rbits: number, maxBits: number): Code => [
-    ...set(passes, i32.divS(i32.add(get(rbits), i32c(maxBits - 1)), i32c(maxBits))),
+  const lsd = (from: number, to: number, count: number, rbits: number): Code => [
+    // digits of at most log2(count) bits (4 to BUCKET_DIGIT_BITS): a histogram no larger than the bucket
+    ...set(mb, i32.sub(i32c(31), u32.clz(get(count)))),
+    ...ifThen(i32.gtS(get(mb), i32c(BUCKET_DIGIT_BITS)), set(mb, i32c(BUCKET_DIGIT_BITS))),
+    ...ifThen(i32.ltS(get(mb), i32c(4)), set(mb, i32c(4))),
+    ...set(passes, i32.divS(i32.add(get(rbits), i32.sub(get(mb), i32c(1))), get(mb))),
     ...set(bits, i32.divS(i32.add(get(rbits), i32.sub(get(passes), i32c(1))), get(passes))),
     ...set(R2, i32.shl(i32c(1), get(bits))),
     ...set(mask, i32.sub(get(R2), i32c(1))),
@@ -513,9 +518,9 @@ function sortwalk(): Func {
       ],
       [
         set(sig, i32.sub(i32c(32), u32.clz(i32.sub(get(max), get(min))))),
-        // MSD digit: about n/256 buckets, at most 2^MSD_BITS, never more bits than the keys span
+        // MSD digit: about n/1024 buckets, at most 2^MSD_BITS, never more bits than the keys span
         set(nlog, i32.sub(i32c(31), u32.clz(get(n)))),
-        set(D, i32.sub(get(nlog), i32c(7))),
+        set(D, i32.sub(get(nlog), i32c(10))),
         ifThen(i32.gtS(get(D), i32c(MSD_BITS)), set(D, i32c(MSD_BITS))),
         ifThen(i32.ltS(get(D), i32c(1)), set(D, i32c(1))),
         ifThen(i32.gtS(get(D), get(sig)), set(D, get(sig))),
@@ -551,7 +556,7 @@ function sortwalk(): Func {
             ifElse(
               u32.or(u32.le(get(m), i32c(INSERTION_MAX)), i32.eqz(get(shift))),
               [ifThen(get(shift), insertion(src, m))],
-              [set(tmp, at8(get(A), get(b0))), lsd(src, tmp, m, shift, BUCKET_DIGIT_BITS)],
+              [set(tmp, at8(get(A), get(b0))), lsd(src, tmp, m, shift)],
             ),
             walkCode(src, m),
             ifThen(
