@@ -3,7 +3,7 @@
  * side by side with PyTorch, as ONE table.
  *
  *   node dist/bench/bench.js [--sizes 256,512] [--batch 2] [--warmup 2] [--reps 5]
- *                            [--paths torch,wasm,wasm-threads2,cpu,tensorflow] [--json <file>]
+ *                            [--paths torch,seg-torch,wasm,wasm-threads2,cpu,tensorflow] [--json <file>]
  *                            [--timeout <s per run>] [--no-lovasz] [--no-loader] [--use-mpio]
  *                            [--lovasz-classes 21] [--lovasz-scenario random|trained|voc]
  *
@@ -11,6 +11,8 @@
  * /usr/bin/python3 when it has torch), so peak RSS is per run and one crash (e.g. the 4 GB wasm
  * heap) does not end the benchmark. Where the wasm heap cannot hold the batch, the run is repeated
  * with micro-batches (gradients of batch/k images summed, then one update) and the table says so.
+ * `torch` is PyTorch (the reference); `seg-torch` is seg's optional libtorch addon (`--backend torch`,
+ * src/backend/native), measured where it is installed.
  * `wasm-threadsN` is the opt-in threaded wasm build with N threads (src/backend/kernels/wasm/threads.ts).
  * The `cpu` path (pure JS, ~80 s/step at 256²) only runs when named in --paths.
  *
@@ -35,6 +37,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigSchema } from '../src/config/schema.js';
 import { defaultWorkers } from '../src/data/loader.js';
+import { loadTorchAddon } from '../src/backend/native/addon.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const REPO = path.resolve(HERE, '..', '..');
@@ -99,7 +102,7 @@ function parseArgs(argv: string[]): Args {
     batch: Number(get('batch') ?? 2),
     warmup: Number(get('warmup') ?? 2),
     reps: Number(get('reps') ?? 5),
-    paths: list(get('paths'), 'torch,wasm,wasm-threads2,tensorflow'),
+    paths: list(get('paths'), 'torch,seg-torch,wasm,wasm-threads2,tensorflow'),
     json: get('json'),
     timeoutS: Number(get('timeout') ?? 1800),
     lovasz: !argv.includes('--no-lovasz'),
@@ -130,6 +133,9 @@ function run(cmd: string, args: string[], timeoutS: number): { out: string; ok: 
   return result ? { out, ok: r.status === 0, result } : { out, ok: false };
 }
 
+/** The `--backend` of a bench path: `seg-torch` is seg's libtorch addon (`--backend torch`); `torch` is PyTorch. */
+const backendOf = (p: string): string => (p === 'seg-torch' ? 'torch' : p);
+
 function torchAvailable(): boolean {
   if (!fs.existsSync(PYTHON)) return false;
   const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
@@ -156,10 +162,14 @@ async function measure(a: Args, p: string, size: number): Promise<Cell> {
     return r.result ? { result: r.result } : { note: `failed: ${lastError(r.out)}` };
   }
   if (p === 'tensorflow' && !(await nativeAvailable())) return { note: 'not installed (@tensorflow/tfjs-node)' };
+  if (p === 'seg-torch') {
+    const s = loadTorchAddon();
+    if (!s.addon) return { note: `not installed (the optional seg-torch addon: ${s.error})` };
+  }
   const threads = /^wasm-threads(\d+)$/.exec(p);
   const step = threads
     ? [path.join(HERE, 'step.js'), '--backend', 'wasm', '--threads', threads[1]!, ...common]
-    : [path.join(HERE, 'step.js'), '--backend', p, ...common];
+    : [path.join(HERE, 'step.js'), '--backend', backendOf(p), ...common];
   let micro = 1;
   for (;;) {
     const r = run(process.execPath, [...step, '--micro', String(micro)], a.timeoutS);
@@ -179,7 +189,7 @@ async function measure(a: Args, p: string, size: number): Promise<Cell> {
 function lovaszShare(a: Args, p: string, size: number): { lovasz?: LovaszShare } {
   if (!a.lovasz) return {};
   const threads = /^wasm-threads(\d+)$/.exec(p);
-  const backend = threads ? ['--backend', 'wasm', '--threads', threads[1]!] : ['--backend', p];
+  const backend = threads ? ['--backend', 'wasm', '--threads', threads[1]!] : ['--backend', backendOf(p)];
   const args = [path.join(HERE, 'lovasz_share.js'), ...backend, '--size', String(size), '--batch', String(a.batch), '--classes', String(a.lovaszClasses), '--scenario', a.lovaszScenario];
   const r = spawnSync(process.execPath, args, { cwd: REPO, encoding: 'utf8', timeout: a.timeoutS * 1000, maxBuffer: 16 << 20 });
   process.stderr.write(`$ node ${args.join(' ')}\n`);

@@ -9,7 +9,8 @@
  * --micro k    split the batch into k micro-batches whose gradients are summed before one update
  *              (SOLVER.ACCUMULATE_STEPS; for batches that do not fit the 4 GB wasm heap).
  * --profile    run one extra step under tf.profile and print the kernels by total time.
- * --threads n  (wasm) tfjs-backend-wasm's threaded build with n threads (wasm/threads.ts).
+ * --threads n  (wasm) tfjs-backend-wasm's threaded build with n threads (wasm/threads.ts);
+ *              (torch) libtorch's intra-op threads (default: one per core).
  * --ops        the op set the model runs on: what initBackend installed (default), src/ops's
  *              reference ops, or seg's fused kernels (src/backend/kernels/fast_ops.ts).
  *
@@ -20,6 +21,7 @@ import { type BackendChoice, initBackend } from '../src/backend/index.js';
 import { registerTrainingKernels } from '../src/backend/kernels/index.js';
 import { installFusedOps } from '../src/backend/kernels/fast_ops.js';
 import { useThreadedWasm, wasmThreads } from '../src/backend/kernels/wasm/threads.js';
+import { loadTorchAddon } from '../src/backend/native/addon.js';
 import { referenceOps, setOps } from '../src/ops/index.js';
 import { segBench } from './seg_step.js';
 
@@ -35,6 +37,8 @@ interface Args {
   profile: boolean;
   ops: 'default' | 'reference' | 'fused';
   threads: number;
+  /** Whether --threads was given (torch: else libtorch's default). */
+  threadsGiven: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -62,11 +66,15 @@ function parseArgs(argv: string[]): Args {
     profile: argv.includes('--profile'),
     ops: (get('ops') ?? 'default') as Args['ops'],
     threads: num('threads', 1),
+    threadsGiven: get('threads') !== undefined,
   };
   if (!['default', 'reference', 'fused'].includes(a.ops)) throw new Error(`--ops must be default, reference or fused, got ${a.ops}`);
   if (a.micro < 1 || a.batch % a.micro !== 0) throw new Error(`--micro ${a.micro} must divide --batch ${a.batch}`);
   return a;
 }
+
+/** libtorch's thread count (torch backend). */
+const torchThreads = (): number => loadTorchAddon().addon?.numThreads() ?? 1;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((p, q) => p - q);
@@ -83,14 +91,15 @@ function wasmHeapMB(): number | undefined {
 
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
-  if (a.threads > 1) useThreadedWasm(a.threads);
-  const info = await initBackend({ backend: a.backend });
+  const torch = a.backend === 'torch';
+  if (!torch && a.threads > 1) useThreadedWasm(a.threads);
+  const info = await initBackend({ backend: a.backend, ...(torch && a.threadsGiven ? { threads: a.threads } : {}) });
   if (info.name === 'wasm' || info.name === 'cpu') await registerTrainingKernels(info.name);
   if (a.ops === 'fused') installFusedOps();
   if (a.ops === 'reference') setOps(referenceOps);
   const model = segBench({ classes: a.classes, size: a.size, batch: a.batch, micro: a.micro, ...(a.loss ? { loss: a.loss } : {}) });
   const step = model.step;
-  const threads = info.name === 'wasm' ? wasmThreads() : 1;
+  const threads = info.name === 'wasm' ? wasmThreads() : info.name === 'torch' ? torchThreads() : 1;
   const description = info.name === 'wasm' && threads > 1 ? `wasm (WebAssembly SIMD, threaded build, ${threads} threads)` : info.description;
   console.log(`backend=${description} ops=${a.ops} model=${model.description} params=${model.params} size=${a.size} batch=${a.batch} micro=${a.micro}`);
 
@@ -127,7 +136,7 @@ async function main(): Promise<void> {
     for (const [name, e] of rows.slice(0, 40)) console.log(`PROFILE ${name.padEnd(40)} ${e.ms.toFixed(1).padStart(9)} ms ${String(e.calls).padStart(6)} calls`);
   }
   const result = {
-    path: threads > 1 ? `${info.name}-threads${threads}` : info.name,
+    path: info.name === 'torch' ? 'seg-torch' : threads > 1 ? `${info.name}-threads${threads}` : info.name,
     description,
     threads,
     ops: a.ops,

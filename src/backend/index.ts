@@ -2,10 +2,13 @@
  * Compute-backend selection, at run time.
  *
  *   auto        @tensorflow/tfjs-node-gpu when installed and a GPU is wanted (--use_gpu) or visible,
- *               else @tensorflow/tfjs-node when installed, else wasm (what `npm install` gives
- *               everywhere: the native packages are optionalDependencies whose install fails
- *               without access to libtensorflow's download host).
+ *               else @tensorflow/tfjs-node when installed, else torch when its addon is installed,
+ *               else wasm (what `npm install` gives everywhere: the native packages are
+ *               optionalDependencies whose install fails without access to libtensorflow's download
+ *               host, or, for seg-torch, without libtorch).
  *   tensorflow  the native libtensorflow binding (fails with a hint when it is not installed)
+ *   torch       seg's libtorch addon (native/seg-torch, src/backend/native/): the cpu backend with
+ *               its heavy kernels in libtorch (fails with a hint when the addon is not installed)
  *   wasm        @tensorflow/tfjs-backend-wasm with seg's training kernels registered
  *   cpu         the pure-JS backend (slow; used as the reference in kernel tests)
  */
@@ -16,13 +19,14 @@ import '@tensorflow/tfjs-backend-cpu';
 import { registerTrainingKernels } from './kernels/index.js';
 import { useThreadedWasm, wasmThreads } from './kernels/wasm/threads.js';
 import { runtimeError, usageError } from '../util/errors.js';
+import { registerTorchBackend, torchStatus, TORCH_BACKEND } from './native/index.js';
 
 import { BACKEND_CHOICES, type BackendChoice } from './choices.js';
 
 export { BACKEND_CHOICES, type BackendChoice };
 
 export interface BackendInfo {
-  /** The tfjs backend name now active: 'tensorflow', 'wasm' or 'cpu'. */
+  /** The tfjs backend name now active: 'tensorflow', 'torch', 'wasm' or 'cpu'. */
   name: string;
   /** Which package provides it, and on what device: one line for the log. */
   description: string;
@@ -35,6 +39,7 @@ export interface BackendOptions {
   /**
    * Threads of the wasm backend: 'auto' (the default) uses tfjs-wasm's threaded build with one
    * thread per CPU core (at most 4) when there are at least 2 cores, else the single-threaded build.
+   * On torch: libtorch's intra-op threads ('auto': one per core).
    */
   threads?: number | 'auto';
 }
@@ -61,6 +66,15 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
     if (choice === 'tensorflow') {
       throw runtimeError('the tensorflow backend is not installed (@tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu)', {
         hint: 'their install downloads libtensorflow from storage.googleapis.com; without access to it use --backend wasm (the default)',
+      });
+    }
+  }
+  if (choice === 'torch' || choice === 'auto') {
+    const torch = await tryTorch(opts.threads);
+    if (torch) return (active = torch);
+    if (choice === 'torch') {
+      throw runtimeError(`the torch backend is not available: ${torchStatus().reason}`, {
+        hint: 'it is the optional seg-torch package, built by npm install where libtorch is installed (Debian/Ubuntu: apt-get install libtorch-dev, then npm install); without it use --backend wasm (the default)',
       });
     }
   }
@@ -105,6 +119,15 @@ async function tryNative(useGpu: boolean): Promise<BackendInfo | undefined> {
     return { name: 'tensorflow', description: `tensorflow (native libtensorflow via ${pkg}, ${device})` };
   }
   return undefined;
+}
+
+async function tryTorch(threads: number | 'auto' | undefined): Promise<BackendInfo | undefined> {
+  if (!torchStatus().available) return undefined; // not installed (the usual case)
+  if (threads !== undefined && threads !== 'auto' && (!Number.isInteger(threads) || threads < 1)) throw usageError(`--threads expects a positive integer or auto, got ${String(threads)}`);
+  const addon = await registerTorchBackend(threads === 'auto' ? undefined : threads);
+  await setBackend(TORCH_BACKEND);
+  const n = addon.numThreads();
+  return { name: TORCH_BACKEND, description: `torch (${addon.config()} via seg's seg-torch addon, ${n} thread${n > 1 ? 's' : ''}) with seg's training kernels` };
 }
 
 /** The backend chosen by initBackend, if any. */

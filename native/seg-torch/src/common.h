@@ -1,0 +1,97 @@
+// seg-torch: shared declarations of the N-API glue (addon.cc) and the kernels (conv.cc, fused.cc, ops.cc).
+//
+// Tensors live in a table of at::Tensor (table.cc) and are named in JavaScript by a positive integer id.
+// Every tensor in the table is contiguous in tfjs's logical (row-major, NHWC) order. A kernel input is a
+// pair (ref, shape): ref is either an id or a JavaScript typed array, which is wrapped without a copy for
+// the duration of the call (results never alias it, see Call::ret).
+#pragma once
+
+#include <node_api.h>
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace segtorch {
+
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+void check(napi_status status, const char* what);
+
+// ---- tensor table (table.cc) ----
+uint32_t store(at::Tensor t);
+const at::Tensor& lookup(uint32_t id);
+void release(uint32_t id);
+int64_t liveTensors();
+int64_t liveBytes();
+
+// ---- one call's arguments and results ----
+class Call {
+ public:
+  Call(napi_env env, napi_callback_info info);
+  napi_env env;
+  size_t argc = 0;
+  napi_value argv[32];
+
+  napi_value arg(size_t i) const;
+  double num(size_t i) const;
+  int64_t i64(size_t i) const;
+  bool flag(size_t i) const;
+  std::string str(size_t i) const;
+  std::vector<int64_t> ints(size_t i) const;
+  // A tensor input: argv[ref] is an id or a typed array, argv[shape] its shape.
+  at::Tensor tensor(size_t ref, size_t shape);
+  // A list of tensor inputs: argv[refs] an array of refs, argv[shapes] an array of shapes.
+  std::vector<at::Tensor> tensors(size_t refs, size_t shapes);
+  // Store a result (made contiguous, and copied if it shares memory with a wrapped JS array); its id.
+  napi_value ret(const at::Tensor& t);
+  // Several results: an array of ids.
+  napi_value ret(const std::vector<at::Tensor>& ts);
+  napi_value undefined() const;
+
+ private:
+  at::Tensor fromValue(napi_value ref, const std::vector<int64_t>& shape);
+  std::vector<int64_t> intsOf(napi_value v) const;
+  uint32_t keep(const at::Tensor& t);
+  std::vector<const void*> blobs_;
+};
+
+// ---- kernels ----
+struct ConvGeometry {
+  int64_t sh, sw;  // strides
+  int64_t pt, pb, pl, pr;  // padding top, bottom, left, right (TensorFlow's, may be asymmetric)
+  int64_t dh, dw;  // dilations
+  bool depthwise;
+};
+// x [N,H,W,C] NHWC, w tfjs filter ([KH,KW,Cin,Cout], depthwise [KH,KW,C,M]); results in tfjs layouts.
+at::Tensor conv2d(const at::Tensor& x, const at::Tensor& w, const ConvGeometry& g);
+at::Tensor conv2dBackpropInput(const at::Tensor& dy, const at::Tensor& w, at::IntArrayRef inputShape, const ConvGeometry& g);
+at::Tensor conv2dBackpropFilter(const at::Tensor& x, const at::Tensor& dy, at::IntArrayRef filterShape, const ConvGeometry& g);
+
+// Batched matrix product with tfjs's BatchMatMul semantics (batch dimensions broadcast).
+at::Tensor matmul(const at::Tensor& a, const at::Tensor& b, bool transposeA, bool transposeB);
+bool hasFastGemm();
+
+// Softmax over the last dimension.
+at::Tensor softmaxLast(const at::Tensor& x);
+
+// act: 0 none, 1 relu, 2 relu6. x [..., C]; returns y, mean, variance (biased).
+std::vector<at::Tensor> bnActForward(const at::Tensor& x, const at::Tensor& gamma, const at::Tensor& beta, int act, double eps);
+// returns dx, dgamma, dbeta.
+std::vector<at::Tensor> bnActBackward(const at::Tensor& dy, const at::Tensor& x, const at::Tensor& gamma, const at::Tensor& beta,
+                                      const at::Tensor& mean, const at::Tensor& variance, int act, double eps);
+
+struct OptimizerAttrs {
+  bool adam;
+  float lr, beta1, beta2, epsilon, bc1, bc2, weightDecay;
+};
+// returns w', m' (, v' for adam)
+std::vector<at::Tensor> optimizerStep(const at::Tensor& w, const at::Tensor& g, const at::Tensor& m, const at::Tensor* v,
+                                      const OptimizerAttrs& a);
+
+}  // namespace segtorch
