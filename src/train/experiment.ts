@@ -33,6 +33,7 @@ import { loadModel } from './load_model.js';
 import { displayPalette, resizeLabelRegion } from './vis.js';
 import { probabilities } from './evaluate.js';
 import { finishRun } from './report.js';
+import { activeBackend } from '../backend/index.js';
 
 export interface ExperimentOptions {
   configs: string[];
@@ -60,6 +61,8 @@ export interface RunSummary {
   acc: number;
   steps: number;
   seconds: number;
+  /** The tfjs backend the run trained on (done.json; absent for runs finished before it was recorded). */
+  backend?: string;
 }
 
 export interface ConfigSummary {
@@ -99,7 +102,7 @@ function latestSnapshot(dir: string): string | undefined {
   return epochs[0] === undefined ? undefined : path.join(dir, String(epochs[0]));
 }
 
-function summarise(name: string, cfgFile: string, seed: number, dir: string, cfg: SegConfig, seconds: number): RunSummary {
+function summarise(name: string, cfgFile: string, seed: number, dir: string, cfg: SegConfig, seconds: number, backend?: string): RunSummary {
   const recs = readMetrics(dir);
   const evals = recs.filter((r): r is EvalRecord => r.type === 'eval');
   if (evals.length === 0) throw new SegError('runtime', `run ${dir} has no evaluation in its metrics.jsonl`, { hint: 'delete the run folder and run the experiment again' });
@@ -108,7 +111,7 @@ function summarise(name: string, cfgFile: string, seed: number, dir: string, cfg
   let best = evals[0] as EvalRecord;
   for (const e of evals) if (value(e) > value(best)) best = e;
   const lastTrain = [...recs].reverse().find((r) => r.type === 'train');
-  return { config: cfgFile, name, seed, dir, bestMetric: metric, best: value(best), bestEpoch: best.epoch, miou: best.miou, iou: best.iou, acc: best.acc, steps: lastTrain?.step ?? 0, seconds };
+  return { config: cfgFile, name, seed, dir, bestMetric: metric, best: value(best), bestEpoch: best.epoch, miou: best.miou, iou: best.iou, acc: best.acc, steps: lastTrain?.step ?? 0, seconds, ...(backend ? { backend } : {}) };
 }
 
 export async function runExperiment(opts: ExperimentOptions, ctx: RunContext): Promise<ExperimentResult> {
@@ -129,9 +132,9 @@ export async function runExperiment(opts: ExperimentOptions, ctx: RunContext): P
       const base = resolveConfig({ cfgFile, overrides: opts.overrides, cwd, flagValues: { SEED: seed, 'TRAIN.MODEL_SAVE_DIR': dir, 'TEST.TEST_MODEL': path.join(dir, 'best_model') } }).config;
       resolved.set(name, base);
       if (fs.existsSync(doneFile)) {
-        const done = JSON.parse(fs.readFileSync(doneFile, 'utf8')) as { seconds: number };
+        const done = JSON.parse(fs.readFileSync(doneFile, 'utf8')) as { seconds: number; backend?: string };
         ctx.log.info(`[experiment] ${name} seed ${seed}: finished earlier, not trained again`);
-        runs.push(summarise(name, cfgFile, seed, dir, base, done.seconds));
+        runs.push(summarise(name, cfgFile, seed, dir, base, done.seconds, done.backend));
         continue;
       }
       const resumeFrom = checkpointExists(path.join(dir, 'interrupted')) ? path.join(dir, 'interrupted') : latestSnapshot(dir);
@@ -147,8 +150,9 @@ export async function runExperiment(opts: ExperimentOptions, ctx: RunContext): P
         fs.writeFileSync(path.join(dir, 'seconds.json'), JSON.stringify({ seconds: previous + (Date.now() - started) / 1000 }));
       }
       const seconds = previous + (Date.now() - started) / 1000;
-      fs.writeFileSync(doneFile, JSON.stringify({ seconds, finished: new Date().toISOString() }));
-      runs.push(summarise(name, cfgFile, seed, dir, base, seconds));
+      const backend = activeBackend()?.name;
+      fs.writeFileSync(doneFile, JSON.stringify({ seconds, finished: new Date().toISOString(), ...(backend ? { backend } : {}) }));
+      runs.push(summarise(name, cfgFile, seed, dir, base, seconds, backend));
     }
   }
 
@@ -202,9 +206,9 @@ function renderMarkdown(configs: ConfigSummary[], runs: RunSummary[], classNames
         `| ${c.name} | ${pct(c.miou.mean)} ± ${pct(c.miou.sd)} | ${c.foregroundIou ? `${pct(c.foregroundIou.mean)} ± ${pct(c.foregroundIou.sd)} | ` : configs.some((x) => x.foregroundIou) ? '– | ' : ''}${c.iouMean.map(pct).join(' | ')} | ${c.steps} | ${(c.secondsMean / 60).toFixed(1)} min |`,
     ),
     '',
-    '| run | seed | best epoch | mIoU | ' + cls.map((c) => `IoU ${c}`).join(' | ') + ' | acc | wall time |',
-    '|---|---|---|---|' + cls.map(() => '---').join('|') + '|---|---|',
-    ...runs.map((r) => `| ${r.name} | ${r.seed} | ${r.bestEpoch} | ${pct(r.miou)} | ${r.iou.map(pct).join(' | ')} | ${pct(r.acc)} | ${(r.seconds / 60).toFixed(1)} min |`),
+    '| run | seed | best epoch | mIoU | ' + cls.map((c) => `IoU ${c}`).join(' | ') + ' | acc | wall time | backend |',
+    '|---|---|---|---|' + cls.map(() => '---').join('|') + '|---|---|---|',
+    ...runs.map((r) => `| ${r.name} | ${r.seed} | ${r.bestEpoch} | ${pct(r.miou)} | ${r.iou.map(pct).join(' | ')} | ${pct(r.acc)} | ${(r.seconds / 60).toFixed(1)} min | ${r.backend ?? '?'} |`),
     '',
   ];
   return lines.join('\n');
