@@ -29,9 +29,9 @@ import { descendingKeyPositive, SortBuffers } from './lovasz_sort.js';
 
 /**
  * The backend kernel that computes this loss and its gradient from the probabilities, where the
- * backend has one (seg registers it on wasm: src/backend/kernels/lovasz.ts). It computes exactly
- * what the JavaScript below computes (bit-identical; the tests check it), with fewer passes over
- * memory; the JavaScript stays the reference and serves every other backend.
+ * backend has one (seg registers it on wasm and torch: src/backend/kernels/lovasz.ts). It computes
+ * exactly what the JavaScript below computes (bit-identical; the tests check it), with fewer passes
+ * over memory; the JavaScript stays the reference and serves every other backend.
  */
 export const LOVASZ_SOFTMAX_KERNEL = 'SegLovaszSoftmax';
 

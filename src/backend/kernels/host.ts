@@ -7,6 +7,8 @@
  * (`alloc`, or a nested kernel call) may grow the heap and detach earlier views, so a kernel
  * allocates everything first and takes its views afterwards.
  * cpu:  tensor data is a JS typed array held by the backend; `f32()` returns it.
+ * heap: a standalone WebAssembly.Memory that no tfjs backend owns (heap.ts), for running a wasm
+ *       kernel body on another backend's data copied in.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
@@ -32,7 +34,7 @@ export interface CpuBackendLike {
 
 /** Kernel-side helper bound to one backend instance. */
 export interface Host {
-  readonly name: HostName;
+  readonly name: HostName | 'heap';
   readonly backend: object;
   /** A new float32 tensor of `shape`, zero-filled. */
   alloc(shape: number[]): TensorInfo;
@@ -46,8 +48,10 @@ export interface Host {
   dispose(t: TensorInfo): void;
   /** Run the kernel `name` as registered now for this backend (no tape, no engine bookkeeping). */
   run(name: string, inputs: NamedTensorInfoMap, attrs?: NamedAttrMap): TensorInfo;
-  /** Byte offset of `t`'s data in the wasm heap (wasm only). */
+  /** Byte offset of `t`'s data in the wasm heap (wasm and heap hosts). */
   ptr(t: TensorInfo): number;
+  /** The WebAssembly.Memory holding the tensors' data (wasm and heap hosts); undefined on cpu. */
+  wasmMemory(): unknown;
 }
 
 function isWasm(b: object): b is WasmBackendLike {
@@ -95,6 +99,7 @@ export function hostFor(backend: object): Host {
         if (!d) throw new Error('seg kernels: tensor data not found on the wasm backend');
         return d.memoryOffset;
       },
+      wasmMemory: () => b.wasm.asm?.memory ?? b.wasm.wasmMemory, // exported (stock build) or imported (threaded build)
     };
   } else {
     const b = backend as CpuBackendLike;
@@ -119,6 +124,7 @@ export function hostFor(backend: object): Host {
       ptr() {
         throw new Error('seg kernels: ptr() is wasm-only');
       },
+      wasmMemory: () => undefined,
     };
   }
   hosts.set(backend, h);

@@ -17,12 +17,16 @@
  * sorted while they are in cache and walked at once, and the gradient is written NHWC straight
  * into the output tensor (no upload, no transpose back).
  *
- * Registered on wasm only, by registerTrainingKernels with the other speed kernels
- * (SEG_WASM_SPEED_KERNELS=0 leaves the loss on its JavaScript path).
+ * Registered on wasm by registerTrainingKernels with the other speed kernels
+ * (SEG_WASM_SPEED_KERNELS=0 leaves the loss on its JavaScript path), and on the native `torch`
+ * backend by registerTorchBackend (registerLovaszSoftmaxKernelOnHeap): there the same module and
+ * body run on a standalone heap (heap.ts), with the probabilities and labels copied in and the
+ * loss and gradient copied out. Not on cpu, which stays the JavaScript reference.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { type Host, hostFor, type WasmBackendLike } from './host.js';
+import type { NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { HeapHost } from './heap.js';
+import { type Host, hostFor } from './host.js';
 import { BACKWARD_BLOCK, HIST_SLOTS, instantiateLovasz, type LovaszExports } from './wasm/lovasz_wasm.js';
 import { simdSettings } from './wasm/runtime.js';
 
@@ -58,20 +62,19 @@ function mark(stage?: string): void {
 const instances = new WeakMap<object, Map<boolean, LovaszExports | null>>();
 
 /**
- * The generated module for `h`'s wasm backend, with its SIMD variants unless SEG_WASM_SIMD=0
- * (simdSettings) or the runtime lacks wasm SIMD; undefined on other backends.
+ * The generated module on `h`'s memory (the wasm backend's heap, or a HeapHost's), with its SIMD
+ * variants unless SEG_WASM_SIMD=0 (simdSettings) or the runtime lacks wasm SIMD; undefined on cpu.
  */
 export function lovaszModuleFor(h: Host): LovaszExports | undefined {
-  if (h.name !== 'wasm') return undefined;
+  const memory = h.wasmMemory();
+  if (memory === undefined) return undefined;
   let byKind = instances.get(h.backend);
   if (!byKind) instances.set(h.backend, (byKind = new Map()));
   const simd = simdSettings.enabled;
   const cached = byKind.get(simd);
   if (cached !== undefined) return cached ?? undefined;
-  const w = (h.backend as WasmBackendLike).wasm;
-  const memory = w.asm?.memory ?? w.wasmMemory; // exported (stock build) or imported (threaded build)
-  let inst = memory === undefined ? undefined : instantiateLovasz(memory, simd);
-  if (!inst && simd && memory !== undefined) inst = instantiateLovasz(memory, false);
+  let inst = instantiateLovasz(memory, simd);
+  if (!inst && simd) inst = instantiateLovasz(memory, false);
   byKind.set(simd, inst ?? null);
   return inst;
 }
@@ -101,13 +104,17 @@ function f32bits(x: number): number {
   return f32u[0] as number;
 }
 
-/** The kernel body (wasm host). */
-export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorInfo, a: LovaszSoftmaxAttrs): TensorInfo[] {
-  const mod = lovaszModuleFor(h);
-  if (!mod) throw new Error(`${LOVASZ_SOFTMAX_KERNEL}: needs the wasm backend`);
+function checkInputs(probs: TensorInfo, labels: TensorInfo): void {
   if (probs.dtype !== 'float32' || labels.dtype !== 'int32' || probs.shape.length !== 4) {
     throw new Error(`${LOVASZ_SOFTMAX_KERNEL}: expects float32 probs [N, H, W, C] and int32 labels [N, H, W]`);
   }
+}
+
+/** The kernel body (a wasm or heap host: tensors on a wasm memory). */
+export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorInfo, a: LovaszSoftmaxAttrs): TensorInfo[] {
+  const mod = lovaszModuleFor(h);
+  if (!mod) throw new Error(`${LOVASZ_SOFTMAX_KERNEL}: needs tensors on a wasm memory (the wasm backend or a HeapHost)`);
+  checkInputs(probs, labels);
   const build = mod.lz_build_simd ?? mod.lz_build;
   const backward = mod.lz_backward_simd ?? mod.lz_backward;
   const [N, H, W, C] = probs.shape as [number, number, number, number];
@@ -245,17 +252,72 @@ export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorIn
   return dz ? [value, dz] : [value];
 }
 
-/** Register SegLovaszSoftmax for the wasm backend (idempotent). */
+/**
+ * How a backend whose tensors are not on a wasm heap hands the kernel its inputs and takes its
+ * outputs (lovaszSoftmaxOnHeap).
+ */
+export interface HeapIo {
+  /** Copy the data of `t` (a tensor of the backend) into `out`, of t's size and dtype. */
+  read(t: TensorInfo, out: Float32Array | Int32Array): void;
+  /** A float32 tensor of the backend that takes over `values`. */
+  write(shape: number[], values: Float32Array): TensorInfo;
+}
+
+const heaps = new WeakMap<object, HeapHost>();
+
+/**
+ * The kernel for a backend without a wasm heap: the probabilities and labels copied (through `io`)
+ * into a standalone heap of `backend`'s own (kept between calls), the same body as on wasm, the
+ * loss and gradient copied out into tensors of the backend.
+ */
+export function lovaszSoftmaxOnHeap(backend: object, io: HeapIo, probs: TensorInfo, labels: TensorInfo, a: LovaszSoftmaxAttrs): TensorInfo[] {
+  checkInputs(probs, labels);
+  let heap = heaps.get(backend);
+  if (!heap) heaps.set(backend, (heap = new HeapHost()));
+  const h = heap;
+  try {
+    const p = h.allocUninit(probs.shape, 'float32');
+    const y = h.allocUninit(labels.shape, 'int32');
+    io.read(probs, h.f32(p)); // views after both allocations
+    io.read(labels, h.i32(y));
+    return lovaszSoftmaxKernel(h, p, y, a).map((t) => io.write([...t.shape], h.f32(t).slice()));
+  } finally {
+    h.reset();
+  }
+}
+
+function kernelInputs(inputs: NamedTensorInfoMap): { probs: TensorInfo; labels: TensorInfo } {
+  const probs = inputs['probs'];
+  const labels = inputs['labels'];
+  if (!probs || !labels) throw new Error(`${LOVASZ_SOFTMAX_KERNEL}: inputs probs and labels are required`);
+  return { probs, labels };
+}
+
+/** Register SegLovaszSoftmax for the wasm backend, in place on its heap (idempotent). */
 export function registerLovaszSoftmaxKernel(): void {
   if (tf.getKernel(LOVASZ_SOFTMAX_KERNEL, 'wasm')) return;
   tf.registerKernel({
     kernelName: LOVASZ_SOFTMAX_KERNEL,
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend, attrs }) => {
-      const probs = inputs['probs'];
-      const labels = inputs['labels'];
-      if (!probs || !labels) throw new Error(`${LOVASZ_SOFTMAX_KERNEL}: inputs probs and labels are required`);
+      const { probs, labels } = kernelInputs(inputs);
       return lovaszSoftmaxKernel(hostFor(backend), probs, labels, attrs as unknown as LovaszSoftmaxAttrs);
+    },
+  });
+}
+
+/**
+ * Register SegLovaszSoftmax for `backendName`, whose tensors are not on a wasm heap, running on a
+ * standalone heap with `ioFor(backend)`'s copies (lovaszSoftmaxOnHeap). Idempotent.
+ */
+export function registerLovaszSoftmaxKernelOnHeap(backendName: string, ioFor: (backend: object) => HeapIo): void {
+  if (tf.getKernel(LOVASZ_SOFTMAX_KERNEL, backendName)) return;
+  tf.registerKernel({
+    kernelName: LOVASZ_SOFTMAX_KERNEL,
+    backendName,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { probs, labels } = kernelInputs(inputs);
+      return lovaszSoftmaxOnHeap(backend, ioFor(backend), probs, labels, attrs as unknown as LovaszSoftmaxAttrs);
     },
   });
 }

@@ -86,6 +86,16 @@ export class TorchBackend extends MathBackendCPU {
     return asDtype(d.values, t.dtype);
   }
 
+  /**
+   * Copy `t`'s data into `out` (of t's size and dtype, e.g. a view of a wasm memory): straight from
+   * libtorch for a native tensor (no cached JavaScript copy is made), else from its JavaScript data.
+   */
+  readInto(t: TensorInfo, out: Float32Array | Int32Array): void {
+    const r = this.ref(t);
+    if (typeof r === 'number') this.addon.read(r, out);
+    else out.set(r);
+  }
+
   /** Whether `t`'s data is held by libtorch. */
   isNative(t: TensorInfo): boolean {
     return this.data.get(t.dataId) instanceof NativeData;

@@ -1,0 +1,67 @@
+/**
+ * SegLovaszSoftmax on the native (`torch`) backend: the wasm kernel (src/backend/kernels/lovasz.ts)
+ * run on a standalone heap, against the loss's JavaScript path on the same backend, bit for bit, on
+ * the cases of lovasz_wasm.test.ts (lovasz_cases.ts); that it reads libtorch-held probabilities
+ * without JavaScript copies, gives the same outputs for JavaScript-held and libtorch-held inputs and
+ * leaves no tensor behind; and that cpu stays without it (the JavaScript reference).
+ *
+ * Skipped, with the reason, when the addon is not installed (it is an optionalDependency).
+ */
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../../src/backend/index.js';
+import { LOVASZ_SOFTMAX_KERNEL } from '../../src/backend/kernels/lovasz.js';
+import { TORCH_BACKEND } from '../../src/backend/native/index.js';
+import { Rng } from '../../src/util/rng.js';
+import { equivalenceSuite } from './lovasz_cases.js';
+import { SKIP_NATIVE, f32, i32, runTorch, setupTorch, torchBackend } from './native_helpers.js';
+
+const skip = SKIP_NATIVE;
+
+before(async () => {
+  if (skip) return;
+  await setupTorch();
+  const info = await initBackend({ backend: 'torch', threads: 2 });
+  assert.equal(info.name, TORCH_BACKEND);
+});
+
+test('SegLovaszSoftmax is registered on torch, not on cpu', { skip }, () => {
+  assert.ok(tf.getKernel(LOVASZ_SOFTMAX_KERNEL, TORCH_BACKEND));
+  assert.equal(tf.getKernel(LOVASZ_SOFTMAX_KERNEL, 'cpu'), undefined);
+});
+
+/** Each kernel call makes no JavaScript copy of a libtorch tensor (the probabilities are read into the heap). */
+function noMaterialisation<R>(call: () => R): R {
+  const tb = torchBackend();
+  const m0 = tb.materialisations;
+  const r = call();
+  assert.equal(tb.materialisations, m0, 'the kernel copied a libtorch tensor into JavaScript');
+  return r;
+}
+
+equivalenceSuite(TORCH_BACKEND, { skip, around: noMaterialisation, held: () => torchBackend().addon.stats()[0] });
+
+test('the kernel alone: the same outputs for JavaScript-held and libtorch-held inputs, nothing left behind', { skip }, () => {
+  const rng = new Rng(31);
+  const [N, H, W, C] = [2, 9, 11, 5];
+  const P = N * H * W;
+  const probs = new Float32Array(P * C);
+  for (let j = 0; j < P; j++) {
+    let s = 0;
+    for (let c = 0; c < C; c++) s += probs[j * C + c] = rng.random();
+    for (let c = 0; c < C; c++) probs[j * C + c] = (probs[j * C + c] as number) / s;
+  }
+  const labels = Int32Array.from({ length: P }, () => (rng.random() < 0.1 ? 255 : rng.int(0, C - 1)));
+  const inputs = { probs: f32([N, H, W, C], probs), labels: i32([N, H, W], labels) };
+  for (const perImage of [false, true]) {
+    const attrs = { ignoreIndex: 255, perImage, classes: 'present', gradient: true };
+    const js = runTorch(LOVASZ_SOFTMAX_KERNEL, inputs, attrs);
+    const native = runTorch(LOVASZ_SOFTMAX_KERNEL, inputs, attrs, true);
+    assert.equal(js.length, 2);
+    assert.deepEqual(js[0]?.shape, []);
+    assert.deepEqual(js[1]?.shape, [N, H, W, C]);
+    assert.ok(Number.isFinite(js[0]?.data[0]) && (js[0]?.data[0] as number) > 0);
+    assert.deepEqual(native, js);
+  }
+});
