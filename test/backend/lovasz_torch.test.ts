@@ -10,20 +10,16 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../src/backend/index.js';
 import { LOVASZ_SOFTMAX_KERNEL } from '../../src/backend/kernels/lovasz.js';
 import { TORCH_BACKEND } from '../../src/backend/native/index.js';
 import { Rng } from '../../src/util/rng.js';
 import { equivalenceSuite } from './lovasz_cases.js';
-import { SKIP_NATIVE, f32, i32, runTorch, setupTorch, torchBackend } from './native_helpers.js';
+import { SKIP_NATIVE, activateTorch, f32, i32, runTorch, torchBackend } from './native_helpers.js';
 
 const skip = SKIP_NATIVE;
 
 before(async () => {
-  if (skip) return;
-  await setupTorch();
-  const info = await initBackend({ backend: 'torch', threads: 2 });
-  assert.equal(info.name, TORCH_BACKEND);
+  if (!skip) await activateTorch();
 });
 
 test('SegLovaszSoftmax is registered on torch, not on cpu', { skip }, () => {

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { initBackend } from '../../src/backend/index.js';
 import { registerTrainingKernels } from '../../src/backend/kernels/index.js';
 import { registerTorchBackend, TORCH_BACKEND, TorchBackend, torchStatus } from '../../src/backend/native/index.js';
 
@@ -31,6 +32,13 @@ export async function setupTorch(): Promise<TorchBackend> {
   const b = tf.engine().findBackend(TORCH_BACKEND);
   if (!(b instanceof TorchBackend)) throw new Error('torch backend not initialised');
   return b;
+}
+
+/** setupTorch, then make `torch` the active backend through initBackend (as `seg --backend torch` does). */
+export async function activateTorch(): Promise<void> {
+  await setupTorch();
+  const info = await initBackend({ backend: 'torch', threads: 2 });
+  if (info.name !== TORCH_BACKEND) throw new Error(`initBackend chose ${info.name}, not ${TORCH_BACKEND}`);
 }
 
 export function torchBackend(): TorchBackend {

@@ -7,7 +7,6 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../src/backend/index.js';
 import { batchNormAct } from '../../src/backend/kernels/batchnorm.js';
 import { TORCH_BACKEND } from '../../src/backend/native/index.js';
 import { ConfigSchema } from '../../src/config/schema.js';
@@ -17,15 +16,12 @@ import { resizeBilinear } from '../../src/ops/index.js';
 import { Optimizer } from '../../src/train/optimizer.js';
 import { trainStep } from '../../src/train/step.js';
 import { Rng } from '../../src/util/rng.js';
-import { SKIP_NATIVE, setupTorch, torchBackend } from './native_helpers.js';
+import { SKIP_NATIVE, activateTorch, torchBackend } from './native_helpers.js';
 
 const skip = SKIP_NATIVE;
 
 before(async () => {
-  if (skip) return;
-  await setupTorch();
-  const info = await initBackend({ backend: 'torch', threads: 2 });
-  assert.equal(info.name, TORCH_BACKEND);
+  if (!skip) await activateTorch();
 });
 
 function randT(rng: Rng, shape: number[], lo = -1, hi = 1): Float32Array {
