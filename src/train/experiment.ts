@@ -296,7 +296,9 @@ async function writeCompare(file: string, names: string[], seed: number, out: st
   const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${width}" height="${height}"><rect width="100%" height="100%" fill="white"/>`];
   for (const [ci, col] of columns.entries()) {
     const x = gap + ci * (cell + gap);
-    parts.push(`<text x="${x + cell / 2}" y="${header - 14}" font-family="DejaVu Sans, sans-serif" font-size="13" text-anchor="middle">${escapeXml(col.title)}</text>`);
+    // DejaVu Sans averages ~0.6 em per character: shrink long run names to fit their column
+    const fontSize = Math.max(7, Math.min(13, Math.floor((cell + gap - 4) / (0.6 * Math.max(1, col.title.length)))));
+    parts.push(`<text x="${x + cell / 2}" y="${header - 14}" font-family="DejaVu Sans, sans-serif" font-size="${fontSize}" text-anchor="middle">${escapeXml(col.title)}</text>`);
     for (const [ri, img] of col.images.entries()) {
       const png = (await encodeImage(img, 'png')).toString('base64');
       parts.push(`<image x="${x}" y="${header + ri * (cell + gap)}" width="${cell}" height="${cell}" preserveAspectRatio="xMidYMid meet" style="image-rendering:pixelated" xlink:href="data:image/png;base64,${png}"/>`);
