@@ -35,7 +35,7 @@
  * All pointers are byte addresses into the heap (unsigned; the heap may exceed 2 GB); counts are
  * below 2³¹. Entries are little-endian pairs of i32 (tagged index at +0, key at +4), moved as i64.
  */
-import { type Code, Func, buildModule, f32, f32c, f64, forLoop, get, i32, i32c, ifElse, ifThen, loadF32, loadF64, set, storeF32, storeF64 } from './emit.js';
+import { type Code, Func, buildModule, f32, f32c, f64, forLoop, get, i32, i32c, ifElse, ifThen, loadF32, loadF64, memarg, set, storeF32, storeF64 } from './emit.js';
 
 // ---- instructions emit.ts does not provide ----
 const bin = (op: number) => (a: Code, b: Code): Code => [...a, ...b, op];
@@ -62,17 +62,6 @@ const F64 = {
 const f32FromBits = un(0xbe);
 const f32ne = bin(0x5c);
 const bitsOfF32 = un(0xbc);
-const memarg = (align: number, offset: number): number[] => {
-  const out: number[] = [align];
-  let v = offset;
-  do {
-    let b = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) b |= 0x80;
-    out.push(b);
-  } while (v !== 0);
-  return out;
-};
 const loadI32 = (addr: Code, offset = 0): Code => [...addr, 0x28, ...memarg(2, offset)];
 const storeI32 = (addr: Code, v: Code, offset = 0): Code => [...addr, ...v, 0x36, ...memarg(2, offset)];
 const loadU16 = (addr: Code): Code => [...addr, 0x2f, ...memarg(1, 0)];
@@ -223,27 +212,61 @@ function build(): Func {
     set(p, at4(get(pT), i32.add(i32.mul(get(c), get(V)), get(s)))),
     set(z, i32.sub(get(dP), get(pT))),
     set(l, i32.add(get(lab), i32.shl(get(s), i32c(1)))),
-    forLoop(v, get(s), get(e), 1, [
-      set(bits, loadI32(get(p))),
-      set(fg, i32.eq(loadU16(get(l)), get(c))),
-      // foreground: err = 1 − p (float32), kept when p < 1; background: err = p, kept when p ≠ 0
-      // and not below every foreground error
-      set(key, i32.sub(i32c(0x7fffffff), select(bitsOfF32(f32.sub(f32c(1), f32FromBits(get(bits)))), get(bits), get(fg)))),
-      set(keep, select(u32.lt(get(bits), i32c(ONE)), i32.and(i32.ne(get(bits), i32c(0)), u32.ge(get(bits), get(minFg))), get(fg))),
-      storeI32(get(w), u32.or(get(v), i32.shl(get(fg), i32c(31)))),
-      storeI32(get(w), get(key), 4),
-      set(min, select(get(key), get(min), i32.and(get(keep), u32.lt(get(key), get(min))))),
-      set(max, select(get(key), get(max), i32.and(get(keep), u32.gt(get(key), get(max))))),
-      set(w, i32.add(get(w), i32.shl(get(keep), i32c(3)))),
-      storeI32(i32.add(get(p), get(z)), i32c(0)), // dP_c(v) = 0 (the walk sets the candidates')
-      inc(p, 4),
-      inc(l, 2),
-    ]),
+    forLoop(v, get(s), get(e), 1, buildPixel({ c, minFg, v, p, l, w, z, bits, fg, key, keep, min, max })),
+    ...buildResult(out, w, A, min, max),
+  );
+  return f;
+}
+
+/** The locals (indices) of one scalar step of lz_build. */
+interface BuildLocals {
+  c: number;
+  minFg: number;
+  v: number;
+  p: number;
+  l: number;
+  w: number;
+  z: number;
+  bits: number;
+  fg: number;
+  key: number;
+  keep: number;
+  min: number;
+  max: number;
+}
+
+/**
+ * One pixel of lz_build, scalar (lz_build's loop and lz_build_simd's tail): its entry (tag, key)
+ * written at w, w advanced only when it is kept, min/max of the kept keys, dP_c(v) cleared, then on
+ * to the next pixel.
+ */
+function buildPixel(r: BuildLocals): Code[] {
+  const { c, minFg, v, p, l, w, z, bits, fg, key, keep, min, max } = r;
+  return [
+    set(bits, loadI32(get(p))),
+    set(fg, i32.eq(loadU16(get(l)), get(c))),
+    // foreground: err = 1 − p (float32), kept when p < 1; background: err = p, kept when p ≠ 0
+    // and not below every foreground error
+    set(key, i32.sub(i32c(0x7fffffff), select(bitsOfF32(f32.sub(f32c(1), f32FromBits(get(bits)))), get(bits), get(fg)))),
+    set(keep, select(u32.lt(get(bits), i32c(ONE)), i32.and(i32.ne(get(bits), i32c(0)), u32.ge(get(bits), get(minFg))), get(fg))),
+    storeI32(get(w), u32.or(get(v), i32.shl(get(fg), i32c(31)))),
+    storeI32(get(w), get(key), 4),
+    set(min, select(get(key), get(min), i32.and(get(keep), u32.lt(get(key), get(min))))),
+    set(max, select(get(key), get(max), i32.and(get(keep), u32.gt(get(key), get(max))))),
+    set(w, i32.add(get(w), i32.shl(get(keep), i32c(3)))),
+    storeI32(i32.add(get(p), get(z)), i32c(0)), // dP_c(v) = 0 (the walk sets the candidates')
+    inc(p, 4),
+    inc(l, 2),
+  ];
+}
+
+/** lz_build's results at `out`: the number of entries written from A, the min and max key. */
+function buildResult(out: number, w: number, A: number, min: number, max: number): Code[] {
+  return [
     storeI32(get(out), u32.shr(i32.sub(get(w), get(A)), i32c(3))),
     storeI32(get(out), get(min), 4),
     storeI32(get(out), get(max), 8),
-  );
-  return f;
+  ];
 }
 
 /**
@@ -336,23 +359,8 @@ function buildSimd(): Func {
       set(keyS, X.lane(get(kmax), k)),
       set(max, select(get(keyS), get(max), u32.gt(get(keyS), get(max)))),
     ]),
-    forLoop(v, get(e4), get(e), 1, [
-      set(bitsS, loadI32(get(p))),
-      set(fgS, i32.eq(loadU16(get(l)), get(c))),
-      set(keyS, i32.sub(i32c(0x7fffffff), select(bitsOfF32(f32.sub(f32c(1), f32FromBits(get(bitsS)))), get(bitsS), get(fgS)))),
-      set(keepS, select(u32.lt(get(bitsS), i32c(ONE)), i32.and(i32.ne(get(bitsS), i32c(0)), u32.ge(get(bitsS), get(minFg))), get(fgS))),
-      storeI32(get(w), u32.or(get(v), i32.shl(get(fgS), i32c(31)))),
-      storeI32(get(w), get(keyS), 4),
-      set(min, select(get(keyS), get(min), i32.and(get(keepS), u32.lt(get(keyS), get(min))))),
-      set(max, select(get(keyS), get(max), i32.and(get(keepS), u32.gt(get(keyS), get(max))))),
-      set(w, i32.add(get(w), i32.shl(get(keepS), i32c(3)))),
-      storeI32(i32.add(get(p), get(z)), i32c(0)),
-      inc(p, 4),
-      inc(l, 2),
-    ]),
-    storeI32(get(out), u32.shr(i32.sub(get(w), get(A)), i32c(3))),
-    storeI32(get(out), get(min), 4),
-    storeI32(get(out), get(max), 8),
+    forLoop(v, get(e4), get(e), 1, buildPixel({ c, minFg, v, p, l, w, z, bits: bitsS, fg: fgS, key: keyS, keep: keepS, min, max })),
+    ...buildResult(out, w, A, min, max),
   );
   return f;
 }
