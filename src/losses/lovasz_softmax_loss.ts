@@ -168,6 +168,40 @@ function softmaxBackward(pT: Float32Array, dP: Float32Array, vIndex: Uint32Array
 }
 
 /**
+ * loss_c of the two kinds of class that need no sort, over the compacted pixels [s, e): an absent
+ * class (G = 0, classes 'all') and the set's only class (G = e − s). Writes `scale · d loss_c / d p_c`
+ * into dP, whose range [c·V + s, c·V + e) the caller has zeroed. Shared with the SegLovaszSoftmax
+ * kernel (src/backend/kernels/lovasz.ts), so both paths compute these cases identically.
+ */
+export function unsortedClassLoss(c: number, G: number, s: number, e: number, V: number, pT: Float32Array, dP: Float32Array, scale: number): number {
+  const base = c * V;
+  if (G === 0) {
+    // Absent class ('all'): g = (1, 0, ...), loss = the largest p_c (first pixel among ties).
+    let best = -1;
+    let bestP = 0;
+    for (let v = s; v < e; v++) {
+      const p = pT[base + v] as number;
+      if (p > bestP) {
+        best = v;
+        bestP = p;
+      }
+    }
+    if (best >= 0) dP[base + best] = scale;
+    return bestP;
+  }
+  // Only class c in the set: g_k = 1/G at every position, loss = mean of 1 − p_c.
+  let loss = 0;
+  for (let v = s; v < e; v++) {
+    const p = pT[base + v] as number;
+    if (p < 1) {
+      loss += 1 - p;
+      dP[base + v] = -scale / G;
+    }
+  }
+  return loss / G;
+}
+
+/**
  * loss_c of one class over the compacted pixels [s, e); writes `scale · d loss_c / d p_c` into
  * dP. G = foreground pixels of class c in the set, maxFgP = the largest p_c among them.
  */
@@ -185,33 +219,8 @@ function classLoss(
   scale: number,
   buffers: SortBuffers,
 ): number {
+  if (G === 0 || G === e - s) return unsortedClassLoss(c, G, s, e, V, pT, dP, scale);
   const base = c * V;
-  if (G === 0) {
-    // Absent class ('all'): g = (1, 0, ...), loss = the largest p_c (first pixel among ties).
-    let best = -1;
-    let bestP = 0;
-    for (let v = s; v < e; v++) {
-      const p = pT[base + v] as number;
-      if (p > bestP) {
-        best = v;
-        bestP = p;
-      }
-    }
-    if (best >= 0) dP[base + best] = scale;
-    return bestP;
-  }
-  if (G === e - s) {
-    // Only class c in the set: g_k = 1/G at every position, loss = mean of 1 − p_c.
-    let loss = 0;
-    for (let v = s; v < e; v++) {
-      const p = pT[base + v] as number;
-      if (p < 1) {
-        loss += 1 - p;
-        dP[base + v] = -scale / G;
-      }
-    }
-    return loss / G;
-  }
   // Candidates: pixels with a positive error (the others add 0 and have gradient 0), keyed by
   // decreasing error; the index carries the foreground flag in its top bit. A background pixel
   // whose error p_c is below every foreground error 1 − p_c sorts after the last foreground

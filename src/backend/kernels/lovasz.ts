@@ -25,13 +25,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+// The kernel's name is the loss's: the loss calls the kernel when one is registered for the backend.
+import { LOVASZ_SOFTMAX_KERNEL, unsortedClassLoss } from '../../losses/lovasz_softmax_loss.js';
 import { HeapHost } from './heap.js';
 import { type Host, hostFor } from './host.js';
 import { BACKWARD_BLOCK, HIST_SLOTS, instantiateLovasz, type LovaszExports } from './wasm/lovasz_wasm.js';
 import { simdSettings } from './wasm/runtime.js';
 
-/** The kernel's name. */
-export const LOVASZ_SOFTMAX_KERNEL = 'SegLovaszSoftmax';
+export { LOVASZ_SOFTMAX_KERNEL };
 
 /** The kernel's attributes. */
 export interface LovaszSoftmaxAttrs {
@@ -198,31 +199,9 @@ export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorIn
           continue;
         }
         let lossC: number;
-        if (G === 0 || G === e - s) dPv.fill(0, base + s, base + e); // (lz_build clears the others)
-        if (G === 0) {
-          // Absent class ('all'): g = (1, 0, ...), loss = the largest p_c (first pixel among ties).
-          let best = -1;
-          let bestP = 0;
-          for (let v = s; v < e; v++) {
-            const p = pTv[base + v] as number;
-            if (p > bestP) {
-              best = v;
-              bestP = p;
-            }
-          }
-          if (best >= 0) dPv[base + best] = scale;
-          lossC = bestP;
-        } else if (G === e - s) {
-          // Only class c in the set: g_k = 1/G at every position.
-          let l = 0;
-          for (let v = s; v < e; v++) {
-            const p = pTv[base + v] as number;
-            if (p < 1) {
-              l += 1 - p;
-              dPv[base + v] = -scale / G;
-            }
-          }
-          lossC = l / G;
+        if (G === 0 || G === e - s) {
+          dPv.fill(0, base + s, base + e); // (lz_build clears the others)
+          lossC = unsortedClassLoss(c, G, s, e, V, pTv, dPv, scale);
         } else {
           build(c, f32bits(1 - (maxFgP[c] as number)), s, e, V, lab, pT, A, outAt, dP);
           const n = out32[0] as number;
