@@ -38,6 +38,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigSchema } from '../src/config/schema.js';
 import { defaultWorkers } from '../src/data/loader.js';
 import { loadTorchAddon } from '../src/backend/native/addon.js';
+import { flagReader, parseResult } from './cli.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const REPO = path.resolve(HERE, '..', '..');
@@ -92,10 +93,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const get = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
+  const { get } = flagReader(argv);
   const list = (v: string | undefined, d: string): string[] => (v ?? d).split(',').map((s) => s.trim()).filter(Boolean);
   return {
     sizes: list(get('sizes'), '256,512').map(Number),
@@ -113,11 +111,6 @@ function parseArgs(argv: string[]): Args {
   };
 }
 
-function parseResult<T = RunResult>(stdout: string): T | undefined {
-  const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
-  return line ? (JSON.parse(line.slice(7)) as T) : undefined;
-}
-
 function lastError(out: string): string {
   const lines = out.split('\n').filter((l) => l.trim() !== '');
   const err = lines.find((l) => l.startsWith('ERROR ')) ?? lines.find((l) => /error|abort|memory/i.test(l)) ?? lines.at(-1) ?? '';
@@ -129,7 +122,7 @@ function run(cmd: string, args: string[], timeoutS: number): { out: string; ok: 
   const r = spawnSync(cmd, args, { cwd: REPO, encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 64 << 20 });
   const out = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
   for (const l of (r.stdout ?? '').split('\n')) if (/^(warmup|rep) /.test(l)) process.stderr.write(`  ${l}\n`);
-  const result = parseResult(r.stdout ?? '');
+  const result = parseResult<RunResult>(r.stdout ?? '');
   return result ? { out, ok: r.status === 0, result } : { out, ok: false };
 }
 

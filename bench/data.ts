@@ -21,6 +21,7 @@ import { ConfigSchema, type SegConfig } from '../src/config/schema.js';
 import { DataLoader } from '../src/data/loader.js';
 import { writeImage, writeLabelPng } from '../src/data/image_io.js';
 import { Rng } from '../src/util/rng.js';
+import { printResult } from './cli.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -125,7 +126,7 @@ async function main(): Promise<void> {
       ...rows,
     ];
     process.stdout.write(`${out.join('\n')}\n`);
-    process.stdout.write(`RESULT ${JSON.stringify({ images, size, samples, rich, loadBefore: load, rates })}\n`);
+    printResult({ images, size, samples, rich, loadBefore: load, rates });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

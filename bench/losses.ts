@@ -42,6 +42,7 @@ import { LOVASZ_SOFTMAX_KERNEL, lovaszKernelProfile } from '../src/backend/kerne
 import { LOSSES, type LossName } from '../src/losses/registry.js';
 import { resolveConfig } from '../src/config/resolve.js';
 import { Rng } from '../src/util/rng.js';
+import { flagReader } from './cli.js';
 import { makeLossInputs, median, medians, type Scenario, SCENARIOS, timed, type Timing } from './loss_inputs.js';
 
 type ModelKind = 'light' | 'full';
@@ -62,16 +63,7 @@ interface Args {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const get = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const int = (name: string, dflt: number): number => {
-    const v = get(name);
-    const n = v === undefined ? dflt : Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${v}`);
-    return n;
-  };
+  const { get, int } = flagReader(argv);
   const scenario = (get('scenario') ?? 'random') as Scenario;
   if (!SCENARIOS.includes(scenario)) throw new Error(`--scenario must be one of ${SCENARIOS.join(', ')}, got ${scenario}`);
   const model = argv.includes('--no-model') ? 'none' : (get('model') ?? 'both');

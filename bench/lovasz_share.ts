@@ -21,6 +21,7 @@ import { useThreadedWasm } from '../src/backend/kernels/wasm/threads.js';
 import { lovaszHingeLoss } from '../src/losses/lovasz_hinge_loss.js';
 import { lovaszSoftmaxLoss } from '../src/losses/lovasz_softmax_loss.js';
 import type { LossFn } from '../src/losses/types.js';
+import { flagReader, printResult, runChild } from './cli.js';
 import { makeLossInputs, medians, type Scenario, SCENARIOS, timed, type Timing } from './loss_inputs.js';
 
 interface Args {
@@ -35,16 +36,7 @@ interface Args {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const get = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const int = (name: string, dflt: number): number => {
-    const v = get(name);
-    const n = v === undefined ? dflt : Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${v}`);
-    return n;
-  };
+  const { get, int } = flagReader(argv);
   const scenario = (get('scenario') ?? 'random') as Scenario;
   if (!SCENARIOS.includes(scenario)) throw new Error(`--scenario must be one of ${SCENARIOS.join(', ')}`);
   const threads = get('threads');
@@ -99,13 +91,7 @@ async function main(): Promise<void> {
     softmaxMs: softmax.wall,
     softmaxCpuMs: softmax.cpu,
   };
-  console.log(`RESULT ${JSON.stringify(result)}`);
+  printResult(result);
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    console.log(`ERROR ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    process.exit(2);
-  },
-);
+runChild(main);

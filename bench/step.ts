@@ -23,6 +23,8 @@ import { installFusedOps } from '../src/backend/kernels/fast_ops.js';
 import { useThreadedWasm, wasmThreads } from '../src/backend/kernels/wasm/threads.js';
 import { loadTorchAddon } from '../src/backend/native/addon.js';
 import { referenceOps, setOps } from '../src/ops/index.js';
+import { flagReader, printResult, runChild } from './cli.js';
+import { median } from './loss_inputs.js';
 import { segBench } from './seg_step.js';
 
 interface Args {
@@ -42,17 +44,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const get = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const num = (name: string, dflt: number): number => {
-    const v = get(name);
-    if (v === undefined) return dflt;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${v}`);
-    return n;
-  };
+  const { get, int: num } = flagReader(argv);
   const backend = (get('backend') ?? 'wasm') as BackendChoice;
   const a: Args = {
     backend,
@@ -75,12 +67,6 @@ function parseArgs(argv: string[]): Args {
 
 /** libtorch's thread count (torch backend). */
 const torchThreads = (): number => loadTorchAddon().addon?.numThreads() ?? 1;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 const peakRssMB = (): number => process.resourceUsage().maxRSS / 1024;
 
@@ -157,13 +143,7 @@ async function main(): Promise<void> {
     lossName: a.loss ?? 'softmax_loss',
     loss,
   };
-  console.log(`RESULT ${JSON.stringify(result)}`);
+  printResult(result);
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    console.log(`ERROR ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    process.exit(2);
-  },
-);
+runChild(main);
