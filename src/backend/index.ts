@@ -84,13 +84,19 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
     return (active = { name: 'cpu', description: 'cpu (pure JavaScript, @tensorflow/tfjs-backend-cpu)' });
   }
   await import('@tensorflow/tfjs-backend-wasm');
-  const threads = opts.threads === undefined || opts.threads === 'auto' ? autoThreads() : opts.threads;
-  if (!Number.isInteger(threads) || threads < 1) throw usageError(`--threads expects a positive integer or auto, got ${String(opts.threads)}`);
+  const threads = explicitThreads(opts.threads) ?? autoThreads();
   if (threads > 1) useThreadedWasm(threads);
   await setBackend('wasm');
   await registerTrainingKernels('wasm');
   const n = wasmThreads();
   return (active = { name: 'wasm', description: `wasm (WebAssembly SIMD, @tensorflow/tfjs-backend-wasm${n > 1 ? ' threaded build' : ''}, ${n} thread${n > 1 ? 's' : ''}) with seg's training kernels` });
+}
+
+/** The thread count asked for: undefined for 'auto' (or none), else a positive integer. */
+function explicitThreads(threads: number | 'auto' | undefined): number | undefined {
+  if (threads === undefined || threads === 'auto') return undefined;
+  if (!Number.isInteger(threads) || threads < 1) throw usageError(`--threads expects a positive integer or auto, got ${String(threads)}`);
+  return threads;
 }
 
 async function setBackend(name: string): Promise<void> {
@@ -123,8 +129,7 @@ async function tryNative(useGpu: boolean): Promise<BackendInfo | undefined> {
 
 async function tryTorch(threads: number | 'auto' | undefined): Promise<BackendInfo | undefined> {
   if (!torchStatus().available) return undefined; // not installed (the usual case)
-  if (threads !== undefined && threads !== 'auto' && (!Number.isInteger(threads) || threads < 1)) throw usageError(`--threads expects a positive integer or auto, got ${String(threads)}`);
-  const addon = await registerTorchBackend(threads === 'auto' ? undefined : threads);
+  const addon = await registerTorchBackend(explicitThreads(threads));
   await setBackend(TORCH_BACKEND);
   const n = addon.numThreads();
   return { name: TORCH_BACKEND, description: `torch (${addon.config()} via seg's seg-torch addon, ${n} thread${n > 1 ? 's' : ''}) with seg's training kernels` };

@@ -33,7 +33,7 @@ const COMMON_OPTIONS: Record<string, Options> = {
     type: 'string',
     default: process.env['SEG_WASM_THREADS'] ?? 'auto',
     defaultDescription: '$SEG_WASM_THREADS or auto',
-    describe: 'threads of the wasm backend: auto = one per core (at most 4), 1 = the single-threaded build',
+    describe: 'compute threads: wasm: auto = one per core (at most 4), 1 = the single-threaded build; torch: libtorch threads (auto = one per core)',
     requiresArg: true,
     coerce: (v: unknown) => {
       if (v === 'auto') return 'auto';
