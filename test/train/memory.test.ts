@@ -1,9 +1,17 @@
 /**
- * Memory: tf.memory().numTensors is exactly flat across train steps and evaluation steps, and the
- * process RSS stops growing once the first steps have sized the heaps (checked over 60 steps).
+ * Memory: tf.memory().numTensors and numBytes are exactly flat across train steps and evaluation
+ * steps, the wasm heap stops growing once the first steps have sized it, and neither the JS heap
+ * nor the process RSS grows between step 10 and step 60.
+ *
+ * The JS heap and RSS are read right after a full garbage collection: without it they measure when
+ * V8 last collected, not what is kept (one train step here leaves several MB of garbage, and RSS
+ * read at two arbitrary steps differed by 65 MB on CI with nothing leaking; 400 steps measured
+ * after a collection each 20 steps: heap flat within 1 MB, RSS flat within 20 MB).
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend/index.js';
 import { ConfigSchema } from '../../src/config/schema.js';
@@ -16,6 +24,24 @@ import { Rng } from '../../src/util/rng.js';
 before(async () => {
   await initBackend({ backend: 'wasm' });
 });
+
+/** A full, synchronous garbage collection (node's `gc`, exposed without --expose-gc on the command line). */
+function collect(): void {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  gc();
+  gc();
+}
+
+/** The bytes of the wasm backend's linear memory (where every tensor's data lives). */
+function wasmHeapBytes(): number {
+  const b = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+  const heap = b.wasm?.HEAPU8;
+  assert.ok(heap, 'the wasm backend exposes its heap');
+  return heap.length;
+}
+
+const MB = 2 ** 20;
 
 test('numTensors flat and RSS bounded over 60 train steps and 20 eval steps', () => {
   const cfg = ConfigSchema.parse({
@@ -38,19 +64,29 @@ test('numTensors flat and RSS bounded over 60 train steps and 20 eval steps', ()
 
   for (let i = 0; i < 10; i++) step(i);
   const tensors = tf.memory().numTensors;
-  const rss10 = process.memoryUsage().rss;
+  const bytes = tf.memory().numBytes;
+  const heap10 = wasmHeapBytes();
+  collect();
+  const at10 = process.memoryUsage();
   for (let i = 10; i < 60; i++) {
     assert.ok(Number.isFinite(step(i)));
     assert.equal(tf.memory().numTensors, tensors, `numTensors changed at step ${i}`);
+    assert.equal(tf.memory().numBytes, bytes, `numBytes changed at step ${i}`);
   }
-  const grewMb = (process.memoryUsage().rss - rss10) / 2 ** 20;
-  assert.ok(grewMb < 64, `RSS grew by ${grewMb.toFixed(1)} MB between step 10 and step 60`);
+  assert.equal(wasmHeapBytes(), heap10, 'the wasm heap grew between step 10 and step 60');
+  collect();
+  const at60 = process.memoryUsage();
+  const heapGrew = (at60.heapUsed - at10.heapUsed) / MB;
+  const rssGrew = (at60.rss - at10.rss) / MB;
+  assert.ok(heapGrew < 4, `the JS heap kept ${heapGrew.toFixed(1)} MB more at step 60 than at step 10`);
+  assert.ok(rssGrew < 64, `RSS grew by ${rssGrew.toFixed(1)} MB between step 10 and step 60 (after a full GC)`);
 
   for (let i = 0; i < 20; i++) {
     const out = tf.tidy(() => predict(model.apply(tf.tensor4d(images, [n, 32, 32, 3]), { training: false })));
     out.dataSync();
     out.dispose();
     assert.equal(tf.memory().numTensors, tensors, `numTensors changed at eval step ${i}`);
+    assert.equal(tf.memory().numBytes, bytes, `numBytes changed at eval step ${i}`);
   }
   opt.dispose();
   model.dispose();
