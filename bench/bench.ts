@@ -3,7 +3,7 @@
  * side by side with PyTorch, as ONE table.
  *
  *   node dist/bench/bench.js [--sizes 256,512] [--batch 2] [--warmup 2] [--reps 5]
- *                            [--paths torch,seg-torch,wasm,wasm-threads2,cpu,tensorflow] [--json <file>]
+ *                            [--paths torch,torch-malloc,seg-torch,wasm,wasm-threads2,cpu,tensorflow] [--json <file>]
  *                            [--timeout <s per run>] [--no-lovasz] [--no-loader] [--use-mpio]
  *                            [--lovasz-classes 21] [--lovasz-scenario random|trained|voc]
  *
@@ -11,8 +11,11 @@
  * /usr/bin/python3 when it has torch), so peak RSS is per run and one crash (e.g. the 4 GB wasm
  * heap) does not end the benchmark. Where the wasm heap cannot hold the batch, the run is repeated
  * with micro-batches (gradients of batch/k images summed, then one update) and the table says so.
- * `torch` is PyTorch (the reference); `seg-torch` is seg's optional libtorch addon (`--backend torch`,
- * src/backend/native), measured where it is installed.
+ * `torch` is PyTorch (the reference) as it runs by default; `torch-malloc` is the same run with glibc's
+ * malloc told to keep freed memory (TORCH_MALLOC_TUNABLES, what seg-torch does from inside: on this
+ * VM every first touch of fresh memory costs ~3 ms/MB, and PyTorch's 512² step is 5–6× faster so).
+ * The ×torch column is the ratio to the faster of the two at that size. `seg-torch` is seg's optional
+ * libtorch addon (`--backend torch`, src/backend/native), measured where it is installed.
  * `wasm-threadsN` is the opt-in threaded wasm build with N threads (src/backend/kernels/wasm/threads.ts).
  * The `cpu` path (pure JS, ~80 s/step at 256²) only runs when named in --paths.
  *
@@ -43,6 +46,13 @@ import { flagReader, parseResult } from './cli.js';
 const HERE = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const REPO = path.resolve(HERE, '..', '..');
 const PYTHON = '/usr/bin/python3';
+/**
+ * glibc's tunables for the `torch-malloc` path: the settings seg-torch applies with mallopt when it
+ * loads (native/seg-torch/src/addon.cc tuneMalloc), given to PyTorch through the environment.
+ */
+export const TORCH_MALLOC_TUNABLES = 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=67108864';
+/** The PyTorch paths (bench/torch_step.py): the reference rows. */
+const PYTORCH_PATHS = ['torch', 'torch-malloc'];
 
 /** One run's result, as printed by step.ts / torch_step.py on their RESULT line. */
 export interface RunResult {
@@ -100,7 +110,7 @@ function parseArgs(argv: string[]): Args {
     batch: Number(get('batch') ?? 2),
     warmup: Number(get('warmup') ?? 2),
     reps: Number(get('reps') ?? 5),
-    paths: list(get('paths'), 'torch,seg-torch,wasm,wasm-threads2,tensorflow'),
+    paths: list(get('paths'), 'torch,torch-malloc,seg-torch,wasm,wasm-threads2,tensorflow'),
     json: get('json'),
     timeoutS: Number(get('timeout') ?? 1800),
     lovasz: !argv.includes('--no-lovasz'),
@@ -117,9 +127,10 @@ function lastError(out: string): string {
   return err.replace(/^ERROR /, '').slice(0, 160);
 }
 
-function run(cmd: string, args: string[], timeoutS: number): { out: string; ok: boolean; result?: RunResult } {
-  process.stderr.write(`$ ${cmd} ${args.join(' ')}\n`);
-  const r = spawnSync(cmd, args, { cwd: REPO, encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 64 << 20 });
+function run(cmd: string, args: string[], timeoutS: number, env: Record<string, string> = {}): { out: string; ok: boolean; result?: RunResult } {
+  const shown = Object.entries(env).map(([k, v]) => `${k}=${v} `).join('');
+  process.stderr.write(`$ ${shown}${cmd} ${args.join(' ')}\n`);
+  const r = spawnSync(cmd, args, { cwd: REPO, encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 64 << 20, env: { ...process.env, ...env } });
   const out = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
   for (const l of (r.stdout ?? '').split('\n')) if (/^(warmup|rep) /.test(l)) process.stderr.write(`  ${l}\n`);
   const result = parseResult<RunResult>(r.stdout ?? '');
@@ -149,10 +160,13 @@ async function nativeAvailable(): Promise<boolean> {
 
 async function measure(a: Args, p: string, size: number): Promise<Cell> {
   const common = ['--size', String(size), '--batch', String(a.batch), '--warmup', String(a.warmup), '--reps', String(a.reps)];
-  if (p === 'torch') {
+  if (PYTORCH_PATHS.includes(p)) {
     if (!torchAvailable()) return { note: `${PYTHON} has no torch` };
-    const r = run(PYTHON, [path.join(REPO, 'bench', 'torch_step.py'), ...common], a.timeoutS);
-    return r.result ? { result: r.result } : { note: `failed: ${lastError(r.out)}` };
+    const tuned = p === 'torch-malloc';
+    const r = run(PYTHON, [path.join(REPO, 'bench', 'torch_step.py'), ...common], a.timeoutS, tuned ? { GLIBC_TUNABLES: TORCH_MALLOC_TUNABLES } : {});
+    if (!r.result) return { note: `failed: ${lastError(r.out)}` };
+    if (tuned) r.result.description += ', glibc malloc keeps freed memory (GLIBC_TUNABLES as seg-torch)';
+    return { result: r.result };
   }
   if (p === 'tensorflow' && !(await nativeAvailable())) return { note: 'not installed (@tensorflow/tfjs-node)' };
   if (p === 'seg-torch') {
@@ -213,6 +227,12 @@ function loaderRates(a: Args): { workers: number; rates: Map<number, number> } |
 
 const fmtMs = (r: RunResult): string => `${Math.round(r.medianMs)} (${Math.round(r.minMs)}–${Math.round(r.maxMs)})${r.micro > 1 ? ` [${r.micro}×${r.batch / r.micro}]` : ''}`;
 
+/** The ×torch reference at `size`: the fastest PyTorch row's median ms, if any ran. */
+function reference(cells: Map<string, Map<number, Cell>>, size: number): number | undefined {
+  const ms = PYTORCH_PATHS.map((p) => cells.get(p)?.get(size)?.result?.medianMs).filter((v): v is number => v !== undefined);
+  return ms.length > 0 ? Math.min(...ms) : undefined;
+}
+
 function table(a: Args, cells: Map<string, Map<number, Cell>>, loader: ReturnType<typeof loaderRates>): string {
   const head = ['path'];
   for (const s of a.sizes) head.push(`${s}² ms/step`, `${s}² ×torch`);
@@ -230,8 +250,8 @@ function table(a: Args, cells: Map<string, Map<number, Cell>>, loader: ReturnTyp
         rss.push('–');
         continue;
       }
-      const t = cells.get('torch')?.get(s)?.result;
-      row.push(fmtMs(r), t ? `${(r.medianMs / t.medianMs).toFixed(2)}×` : '–');
+      const t = reference(cells, s);
+      row.push(fmtMs(r), t ? `${(r.medianMs / t).toFixed(2)}×` : '–');
       rss.push((r.peakRssMB / 1024).toFixed(2));
     }
     // Lovász share (lovasz_share.ts) and loader rate (data.ts): per size, as the RSS column.
@@ -241,7 +261,7 @@ function table(a: Args, cells: Map<string, Map<number, Cell>>, loader: ReturnTyp
       const step = c?.result?.medianMs;
       return l && step ? `h ${((100 * l.hingeMs) / step).toFixed(1)}% · s ${((100 * l.softmaxMs) / step).toFixed(1)}%` : '–';
     });
-    const seg = p !== 'torch' && first !== undefined;
+    const seg = !PYTORCH_PATHS.includes(p) && first !== undefined;
     const rate = a.sizes.map((s) => {
       const v = seg ? loader?.rates.get(s) : undefined;
       return v === undefined ? '–' : v.toFixed(v < 10 ? 1 : 0);
@@ -268,6 +288,7 @@ async function main(): Promise<void> {
   console.log(`DeepLabv3+/MobileNetV2 training step (forward + backward + Adam), batch ${a.batch}, median of ${a.reps} after ${a.warmup} warm-up; model: ${model}`);
   console.log(t);
   console.log(`load average before/after: ${load} / ${loadAfter}; [k×m] = k micro-batches of m images (gradients summed, one update)`);
+  console.log(`×torch: the ratio to the faster PyTorch row at that size (torch: as it runs by default; torch-malloc: GLIBC_TUNABLES=${TORCH_MALLOC_TUNABLES})`);
   const sizes = a.sizes.map((s) => `${s}²`).join(' / ');
   if (a.lovasz) {
     console.log(
