@@ -10,7 +10,10 @@
  * (3% of the pixels ignored; loss_inputs.ts) and prints one `RESULT {json}` line with the medians.
  *
  *   node dist/bench/lovasz_share.js --backend wasm --size 256 [--batch 2] [--threads n]
- *                                   [--classes 21] [--warmup 1] [--reps 5] [--scenario random]
+ *                                   [--classes 21] [--warmup 5] [--reps 5] [--scenario random]
+ *
+ * Five warm-up runs by default: on seg-torch the first runs of a new process size malloc's heap
+ * (2×512²: 280–300 ms a call until it has, 135–145 ms after), which a training run does once.
  *
  * Run by bench.ts; never by the tests.
  */
@@ -46,7 +49,7 @@ function parseArgs(argv: readonly string[]): Args {
     batch: int('batch', 2),
     threads: threads === undefined ? undefined : int('threads', 1),
     classes: int('classes', 21),
-    warmup: int('warmup', 1),
+    warmup: int('warmup', 5),
     reps: Math.max(1, int('reps', 5)),
     scenario,
   };

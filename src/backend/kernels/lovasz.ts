@@ -238,7 +238,10 @@ export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorIn
 export interface HeapIo {
   /** Copy the data of `t` (a tensor of the backend) into `out`, of t's size and dtype. */
   read(t: TensorInfo, out: Float32Array | Int32Array): void;
-  /** A float32 tensor of the backend that takes over `values`. */
+  /**
+   * A float32 tensor of the backend holding a copy of `values`, a view of the kernel's heap that is
+   * only valid during the call.
+   */
   write(shape: number[], values: Float32Array): TensorInfo;
 }
 
@@ -247,7 +250,8 @@ const heaps = new WeakMap<object, HeapHost>();
 /**
  * The kernel for a backend without a wasm heap: the probabilities and labels copied (through `io`)
  * into a standalone heap of `backend`'s own (kept between calls), the same body as on wasm, the
- * loss and gradient copied out into tensors of the backend.
+ * loss and gradient copied out into tensors of the backend (straight from the heap: no JavaScript
+ * copy, whose memory would wait for the garbage collector).
  */
 export function lovaszSoftmaxOnHeap(backend: object, io: HeapIo, probs: TensorInfo, labels: TensorInfo, a: LovaszSoftmaxAttrs): TensorInfo[] {
   checkInputs(probs, labels);
@@ -259,7 +263,7 @@ export function lovaszSoftmaxOnHeap(backend: object, io: HeapIo, probs: TensorIn
     const y = h.allocUninit(labels.shape, 'int32');
     io.read(probs, h.f32(p)); // views after both allocations
     io.read(labels, h.i32(y));
-    return lovaszSoftmaxKernel(h, p, y, a).map((t) => io.write([...t.shape], h.f32(t).slice()));
+    return lovaszSoftmaxKernel(h, p, y, a).map((t) => io.write([...t.shape], h.f32(t)));
   } finally {
     h.reset();
   }

@@ -59,10 +59,10 @@ export function registerTorchBackend(threads?: number): Promise<TorchAddon> {
       tf.registerKernel({ kernelName: name, backendName: TORCH_BACKEND, kernelFunc: nativeKernelFunc(name, body, prev?.kernelFunc) });
     }
     // SegLovaszSoftmax: the wasm kernel (same module, bit-identical to the loss's JavaScript path) on
-    // a standalone heap, inputs read from libtorch into it, outputs back as JavaScript-held tensors
+    // a standalone heap, inputs read from libtorch into it, outputs copied back into libtorch
     registerLovaszSoftmaxKernelOnHeap(TORCH_BACKEND, (b) => {
       if (!(b instanceof TorchBackend)) throw new Error('SegLovaszSoftmax: not a torch backend');
-      return { read: (t, out) => b.readInto(t, out), write: (shape, values) => b.makeTensorInfo(shape, 'float32', values) };
+      return { read: (t, out) => b.readInto(t, out), write: (shape, values) => b.upload(shape, values) };
     });
     // the op layer's fused conv + BN + activation and direct atrous depthwise convolutions, as on wasm
     // (loaded lazily like kernels/index.ts does: the op layer is not needed to list the backends)
