@@ -12,8 +12,9 @@
  * heap) does not end the benchmark. Where the wasm heap cannot hold the batch, the run is repeated
  * with micro-batches (gradients of batch/k images summed, then one update) and the table says so.
  * `torch` is PyTorch (the reference) as it runs by default; `torch-malloc` is the same run with glibc's
- * malloc told to keep freed memory (TORCH_MALLOC_TUNABLES, what seg-torch does from inside: on this
- * VM every first touch of fresh memory costs ~3 ms/MB, and PyTorch's 512² step is 5–6× faster so).
+ * malloc told to keep freed memory (TORCH_MALLOC_TUNABLES): on this VM every first touch of fresh
+ * memory costs ≈ 3 ms/MiB, and PyTorch's 512² step is 5–6× faster so. seg-torch keeps its memory from
+ * inside (mallopt, and a caching allocator for libtorch: native/seg-torch/src/alloc.cc).
  * The ×torch column is the ratio to the faster of the two at that size. `seg-torch` is seg's optional
  * libtorch addon (`--backend torch`, src/backend/native), measured where it is installed.
  * `wasm-threadsN` is the opt-in threaded wasm build with N threads (src/backend/kernels/wasm/threads.ts).
@@ -47,8 +48,9 @@ const HERE = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const REPO = path.resolve(HERE, '..', '..');
 const PYTHON = '/usr/bin/python3';
 /**
- * glibc's tunables for the `torch-malloc` path: the settings seg-torch applies with mallopt when it
- * loads (native/seg-torch/src/addon.cc tuneMalloc), given to PyTorch through the environment.
+ * glibc's tunables for the `torch-malloc` path: what an environment variable alone can do for PyTorch
+ * (seg-torch's mallopt settings, and mmap off, which for PyTorch stands in for seg-torch's caching
+ * allocator: large blocks stay in the heap instead of being mapped and unmapped at each use).
  */
 export const TORCH_MALLOC_TUNABLES = 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=67108864';
 /** The PyTorch paths (bench/torch_step.py): the reference rows. */

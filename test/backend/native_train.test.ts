@@ -131,3 +131,27 @@ test('torch: seg training steps on a small DeepLabv3+: first loss equals cpu, me
   assert.equal(tf.memory().numTensors, n0, 'model and optimiser disposed');
   assert.equal(tb.addon.stats()[0], native0, 'libtorch holds nothing after disposal');
 });
+
+test('torch: large blocks are reused through the caching allocator; what it caches stays within its limit', { skip }, async () => {
+  await tf.setBackend(TORCH_BACKEND);
+  const tb = torchBackend();
+  const [, , , , limit] = tb.addon.allocStats();
+  assert.ok(limit > 0, 'the cache is on by default (SEG_TORCH_CACHE_MB)');
+  const rng = new Rng(8);
+  const x = tf.tensor4d(randT(rng, [1, 128, 128, 32]), [1, 128, 128, 32]); // 2 MiB: above the 1 MiB floor
+  const w = tf.tensor4d(randT(rng, [3, 3, 32, 32]), [3, 3, 32, 32]);
+  const step = (): number => {
+    const y = tf.tidy(() => tf.relu(tf.conv2d(tf.add(x, 1) as tf.Tensor4D, w, 1, 'same')));
+    const v = y.dataSync()[123]!;
+    y.dispose();
+    return v;
+  };
+  const first = step(); // sizes the cache
+  const [hits0, misses0] = tb.addon.allocStats();
+  for (let i = 0; i < 5; i++) assert.equal(step(), first, 'the same result from reused blocks');
+  const [hits, misses, , cached] = tb.addon.allocStats();
+  assert.equal(misses, misses0, 'no new large block after the first step');
+  assert.ok(hits - hits0 >= 5 * 2, `large requests served from the cache: ${hits - hits0}`);
+  assert.ok(cached > 0 && cached <= limit, `cached ${cached} bytes, limit ${limit}`);
+  tf.dispose([x, w]);
+});

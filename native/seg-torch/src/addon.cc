@@ -306,6 +306,19 @@ napi_value numThreadsFn(Call& c) {
   return v;
 }
 
+napi_value allocStatsFn(Call& c) {
+  const AllocStats s = allocStats();
+  const double v[] = {double(s.hits), double(s.misses), double(s.released), double(s.cachedBytes), double(s.limitBytes)};
+  napi_value arr;
+  check(napi_create_array_with_length(c.env, 5, &arr), "array");
+  for (uint32_t i = 0; i < 5; i++) {
+    napi_value x;
+    check(napi_create_double(c.env, v[i], &x), "number");
+    check(napi_set_element(c.env, arr, i, x), "set");
+  }
+  return arr;
+}
+
 napi_value configFn(Call& c) {
   std::string s = "libtorch " + std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
                   std::to_string(TORCH_VERSION_PATCH) + (at::hasMKLDNN() ? ", oneDNN" : "") + (at::hasMKL() ? ", MKL" : "") + (hasFastGemm() ? ", dnnl_sgemm" : "");
@@ -328,10 +341,8 @@ struct Export {
 // the top of the heap to the system as soon as 128 KiB are free there; a training step allocates and
 // frees hundreds of MB-sized tensors, so each of them is page-faulted (and zeroed by the kernel)
 // afresh. Measured on the 2-core VM: a depthwise convolution's backward 8–10 ms instead of 0.3 ms.
-// Keep freed memory in the heap instead (SEG_TORCH_MALLOC=0 leaves malloc as it is). glibc caps the
-// mmap threshold at 32 MiB, and a 512² step's largest tensors (2×256²×96 floats: 48 MiB) are above
-// it, so mmap is switched off altogether (M_MMAP_MAX 0; glibc still maps a block that the heap cannot
-// hold): 2×512² steps 790–910 ms instead of 1 790–1 990 ms, peak RSS +3–11%.
+// Keep freed memory in the heap instead (SEG_TORCH_MALLOC=0 leaves malloc as it is). Blocks above
+// glibc's largest mmap threshold (32 MiB) are kept by the caching allocator (alloc.cc).
 static bool tuneMalloc() {
   const char* env = std::getenv("SEG_TORCH_MALLOC");
   if (env && std::string(env) == "0") return false;
@@ -339,7 +350,6 @@ static bool tuneMalloc() {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);  // the largest glibc accepts; also stops its adaptive threshold
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   mallopt(M_TOP_PAD, 64 << 20);
-  mallopt(M_MMAP_MAX, 0);
   return true;
 #else
   return false;
@@ -349,6 +359,7 @@ static bool tuneMalloc() {
 NAPI_MODULE_INIT() {
   using namespace segtorch;
   tuneMalloc();
+  installCachingAllocator();
   const Export fns[] = {
       {"conv2d", wrap<conv2dFn>},
       {"conv2dBackpropInput", wrap<conv2dBackpropInputFn>},
@@ -377,6 +388,7 @@ NAPI_MODULE_INIT() {
       {"setNumThreads", wrap<setNumThreadsFn>},
       {"numThreads", wrap<numThreadsFn>},
       {"config", wrap<configFn>},
+      {"allocStats", wrap<allocStatsFn>},
   };
   for (const Export& e : fns) {
     napi_value f;

@@ -30,6 +30,15 @@ void release(uint32_t id);
 int64_t liveTensors();
 int64_t liveBytes();
 
+// ---- libtorch's CPU allocator (alloc.cc) ----
+struct AllocStats {
+  uint64_t hits = 0, misses = 0, released = 0;  // large requests served from the cache / not; blocks freed
+  uint64_t cachedBytes = 0, limitBytes = 0;
+};
+// Make libtorch allocate through seg's caching allocator (unless SEG_TORCH_CACHE_MB=0); whether it does.
+bool installCachingAllocator();
+AllocStats allocStats();
+
 // ---- one call's arguments and results ----
 class Call {
  public:

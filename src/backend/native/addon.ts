@@ -68,6 +68,12 @@ export interface TorchAddon {
   release(id: number): void;
   /** [live tensors, their bytes]. */
   stats(): [number, number];
+  /**
+   * The caching allocator's counters (native/seg-torch/src/alloc.cc): [large requests served from
+   * the cache, large requests that were not, blocks given back to malloc, bytes cached now, the
+   * limit in bytes (0: the cache is off, SEG_TORCH_CACHE_MB=0)].
+   */
+  allocStats(): [number, number, number, number, number];
   setNumThreads(n: number): void;
   numThreads(): number;
   /** e.g. "libtorch 1.13.0, oneDNN". */

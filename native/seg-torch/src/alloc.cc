@@ -1,0 +1,140 @@
+// A caching CPU allocator for libtorch: blocks of 1 MiB and more that a tensor frees are kept and
+// handed to the next tensor of (nearly) the same size, instead of going back to malloc.
+//
+// Why: a training step allocates and frees the same large tensors every step. glibc gives blocks
+// above its mmap threshold (at most 32 MiB) their own mapping and unmaps them at free, so each step
+// page-faults them in afresh; on the 2-core Firecracker VM a first touch costs ≈ 3 ms per MiB, and a
+// 2×512² step spent more time faulting than computing. With mmap switched off instead, libtorch's
+// 64-byte-aligned requests (posix_memalign asks malloc for size + alignment) never fit the exact holes
+// their predecessors left, and the heap kept growing for many steps. Keeping the blocks avoids both:
+// after the first step every large request of a step is served from the cache.
+//
+// Policy: a request of n bytes (n ≥ 1 MiB) takes the smallest cached block of n to n + n/8 bytes, or
+// else a new one from c10::alloc_cpu. Freed blocks are cached until the cache holds more than its
+// limit (SEG_TORCH_CACHE_MB, default 4096; 0 turns the cache off), beyond which the least recently
+// freed blocks are released. Smaller blocks go straight to c10::alloc_cpu and back to free_cpu.
+// Thread-safe (libtorch's intra-op threads free temporaries).
+#include "common.h"
+
+#include <c10/core/CPUAllocator.h>
+#include <c10/core/impl/alloc_cpu.h>
+
+#include <cstdlib>
+#include <list>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace segtorch {
+namespace {
+
+constexpr size_t kMinCached = size_t(1) << 20;
+
+struct Cache {
+  std::mutex mu;
+  // cached blocks by size; each entry's position in `order` (least recently freed first)
+  std::multimap<size_t, void*> bySize;
+  std::list<std::multimap<size_t, void*>::iterator> order;
+  std::unordered_map<void*, std::list<std::multimap<size_t, void*>::iterator>::iterator> where;
+  // every live or cached large block: its size
+  std::unordered_map<void*, size_t> sizes;
+  size_t cachedBytes = 0;
+  size_t limit = 0;
+  AllocStats stats;
+};
+
+Cache& cache() {
+  static Cache* c = new Cache();  // never destroyed: tensors may be freed during process exit
+  return *c;
+}
+
+void evictOldest(Cache& c) {
+  auto it = c.order.front();
+  c.order.pop_front();
+  void* p = it->second;
+  c.cachedBytes -= it->first;
+  c.sizes.erase(p);
+  c.where.erase(p);
+  c.bySize.erase(it);
+  c.stats.released++;
+  c10::free_cpu(p);
+}
+
+// The one deleter of every block (libtorch's raw_deallocate needs a single one): caches large blocks.
+void freeBlock(void* p) {
+  Cache& c = cache();
+  std::unique_lock<std::mutex> lock(c.mu);
+  auto s = c.sizes.find(p);
+  if (s == c.sizes.end()) {  // a small block
+    lock.unlock();
+    c10::free_cpu(p);
+    return;
+  }
+  const size_t n = s->second;
+  if (n > c.limit) {
+    c.sizes.erase(s);
+    c.stats.released++;
+    c10::free_cpu(p);
+    return;
+  }
+  auto it = c.bySize.emplace(n, p);
+  c.order.push_back(it);
+  c.where[p] = std::prev(c.order.end());
+  c.cachedBytes += n;
+  while (c.cachedBytes > c.limit) evictOldest(c);
+}
+
+struct CachingAllocator final : c10::Allocator {
+  c10::DataPtr allocate(size_t n) const override {
+    if (n < kMinCached || cache().limit == 0) {
+      void* p = c10::alloc_cpu(n);
+      return {p, p, &freeBlock, c10::Device(c10::DeviceType::CPU)};
+    }
+    Cache& c = cache();
+    {
+      std::lock_guard<std::mutex> lock(c.mu);
+      auto it = c.bySize.lower_bound(n);
+      if (it != c.bySize.end() && it->first <= n + n / 8) {
+        void* p = it->second;
+        c.cachedBytes -= it->first;
+        c.order.erase(c.where.at(p));
+        c.where.erase(p);
+        c.bySize.erase(it);
+        c.stats.hits++;
+        return {p, p, &freeBlock, c10::Device(c10::DeviceType::CPU)};
+      }
+      c.stats.misses++;
+    }
+    void* p = c10::alloc_cpu(n);  // outside the lock: may take a while (page faults)
+    std::lock_guard<std::mutex> lock(c.mu);
+    c.sizes[p] = n;
+    return {p, p, &freeBlock, c10::Device(c10::DeviceType::CPU)};
+  }
+
+  c10::DeleterFnPtr raw_deleter() const override { return &freeBlock; }
+};
+
+}  // namespace
+
+bool installCachingAllocator() {
+  const char* env = std::getenv("SEG_TORCH_CACHE_MB");
+  const long long mb = env && *env ? std::atoll(env) : 4096;
+  Cache& c = cache();
+  c.limit = mb > 0 ? static_cast<size_t>(mb) << 20 : 0;
+  if (c.limit == 0) return false;
+  static CachingAllocator allocator;
+  c10::SetCPUAllocator(&allocator, /* priority, above the default's 0 */ 1);
+  return true;
+}
+
+AllocStats allocStats() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  AllocStats s = c.stats;
+  s.cachedBytes = c.cachedBytes;
+  s.limitBytes = c.limit;
+  return s;
+}
+
+}  // namespace segtorch
