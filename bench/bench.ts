@@ -167,7 +167,7 @@ async function measure(a: Args, p: string, size: number): Promise<Cell> {
     const tuned = p === 'torch-malloc';
     const r = run(PYTHON, [path.join(REPO, 'bench', 'torch_step.py'), ...common], a.timeoutS, tuned ? { GLIBC_TUNABLES: TORCH_MALLOC_TUNABLES } : {});
     if (!r.result) return { note: `failed: ${lastError(r.out)}` };
-    if (tuned) r.result.description += ', glibc malloc keeps freed memory (GLIBC_TUNABLES as seg-torch)';
+    if (tuned) r.result.description += ', glibc malloc keeps freed memory (GLIBC_TUNABLES below the table)';
     return { result: r.result };
   }
   if (p === 'tensorflow' && !(await nativeAvailable())) return { note: 'not installed (@tensorflow/tfjs-node)' };
