@@ -12,8 +12,8 @@
  *   node dist/bench/lovasz_share.js --backend wasm --size 256 [--batch 2] [--threads n]
  *                                   [--classes 21] [--warmup 5] [--reps 5] [--scenario random]
  *
- * Five warm-up runs by default: on seg-torch the first runs of a new process size malloc's heap
- * (2×512²: 280–300 ms a call until it has, 135–145 ms after), which a training run does once.
+ * Five warm-up runs by default: the steady state a training run sees (the first calls of a new
+ * process grow its heaps and caches).
  *
  * Run by bench.ts; never by the tests.
  */
