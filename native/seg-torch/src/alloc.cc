@@ -33,10 +33,9 @@ constexpr size_t kMinCached = size_t(1) << 20;
 
 struct Cache {
   std::mutex mu;
-  // cached blocks by size; each entry's position in `order` (least recently freed first)
-  std::multimap<size_t, void*> bySize;
-  std::list<std::multimap<size_t, void*>::iterator> order;
-  std::unordered_map<void*, std::list<std::multimap<size_t, void*>::iterator>::iterator> where;
+  // cached blocks, least recently freed first; and by size, each as its place in `order`
+  std::list<void*> order;
+  std::multimap<size_t, std::list<void*>::iterator> bySize;
   // every live or cached large block: its size
   std::unordered_map<void*, size_t> sizes;
   size_t cachedBytes = 0;
@@ -50,13 +49,14 @@ Cache& cache() {
 }
 
 void evictOldest(Cache& c) {
-  auto it = c.order.front();
-  c.order.pop_front();
-  void* p = it->second;
-  c.cachedBytes -= it->first;
-  c.sizes.erase(p);
-  c.where.erase(p);
+  void* p = c.order.front();
+  const size_t n = c.sizes.at(p);
+  auto it = c.bySize.lower_bound(n);
+  while (*it->second != p) ++it;  // among the blocks of size n: every cached block is in both
   c.bySize.erase(it);
+  c.order.pop_front();
+  c.sizes.erase(p);
+  c.cachedBytes -= n;
   c.stats.released++;
   c10::free_cpu(p);
 }
@@ -78,9 +78,8 @@ void freeBlock(void* p) {
     c10::free_cpu(p);
     return;
   }
-  auto it = c.bySize.emplace(n, p);
-  c.order.push_back(it);
-  c.where[p] = std::prev(c.order.end());
+  c.order.push_back(p);
+  c.bySize.emplace(n, std::prev(c.order.end()));
   c.cachedBytes += n;
   while (c.cachedBytes > c.limit) evictOldest(c);
 }
@@ -96,10 +95,9 @@ struct CachingAllocator final : c10::Allocator {
       std::lock_guard<std::mutex> lock(c.mu);
       auto it = c.bySize.lower_bound(n);
       if (it != c.bySize.end() && it->first <= n + n / 8) {
-        void* p = it->second;
+        void* p = *it->second;
         c.cachedBytes -= it->first;
-        c.order.erase(c.where.at(p));
-        c.where.erase(p);
+        c.order.erase(it->second);
         c.bySize.erase(it);
         c.stats.hits++;
         return {p, p, &freeBlock, c10::Device(c10::DeviceType::CPU)};
