@@ -14,6 +14,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend/index.js';
+import { hostFor } from '../../src/backend/kernels/host.js';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { buildModel } from '../../src/models/build.js';
 import { buildLoss } from '../../src/losses/build.js';
@@ -35,10 +36,9 @@ function collect(): void {
 
 /** The bytes of the wasm backend's linear memory (where every tensor's data lives). */
 function wasmHeapBytes(): number {
-  const b = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
-  const heap = b.wasm?.HEAPU8;
-  assert.ok(heap, 'the wasm backend exposes its heap');
-  return heap.length;
+  const memory = hostFor(tf.backend()).wasmMemory() as { buffer: ArrayBuffer } | undefined;
+  assert.ok(memory, 'the wasm backend exposes its memory');
+  return memory.buffer.byteLength;
 }
 
 const MB = 2 ** 20;
