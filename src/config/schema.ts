@@ -191,6 +191,7 @@ export const ConfigSchema = z
         DEFAULT_GROUP_NUMBER: posInt().default(32).describe('groups of group norm'),
         DEFAULT_EPSILON: num().positive().default(1e-5).describe('normalisation epsilon'),
         BN_MOMENTUM: num().min(0).max(1).default(0.99).describe('moving-average momentum of the head batch norms'),
+        LOGIT_BIAS_INIT: z.enum(['prior', 'zero']).default('prior').describe("initial logit bias of a new model: 'prior' = the class prior of the training labels (log-odds of class 1 for a one-channel head, log-frequencies for softmax; docs/model.md), 'zero' = pdseg's"),
         FP16: bool().default(false).describe('pdseg mixed precision; not available on tfjs CPU backends, must stay False'),
         SCALE_LOSS: z.union([z.literal('DYNAMIC'), num().positive()]).default('DYNAMIC').describe('pdseg FP16 loss scale (unused without FP16)'),
         DEEPLAB: section(

@@ -27,6 +27,7 @@ import { configToYaml } from '../config/format.js';
 import { Optimizer } from './optimizer.js';
 import { makeLrSchedule } from './lr.js';
 import { trainStep } from './step.js';
+import { initLogitBiasFromPrior } from './logit_prior.js';
 import { MetricsLog, type TrainRecord } from './metrics_log.js';
 import { evaluate } from './evaluate.js';
 import { ConfusionMatrix, pickMetric, type SegMetrics } from '../metrics/confusion.js';
@@ -113,6 +114,7 @@ export async function train(cfgIn: SegConfig, opts: TrainOptions, ctx: RunContex
     let epochStep = 0;
     let globalStep = (epoch - 1) * spe;
     let best: TrainState['best'] = null;
+    let pretrainedLoaded: string[] = [];
     if (resumed && resumedState) {
       restoreWeights(model, resumed);
       if (resumed.optimizer) optimizer.load(resumedState.optimizerStep, resumed.optimizer.slots);
@@ -131,9 +133,10 @@ export async function train(cfgIn: SegConfig, opts: TrainOptions, ctx: RunContex
       resumed.dispose();
     } else if (cfg.TRAIN.PRETRAINED_MODEL_DIR !== '') {
       const dir = path.resolve(cwd, cfg.TRAIN.PRETRAINED_MODEL_DIR);
-      if (fs.existsSync(dir)) loadPretrained(model, dir, ctx.log);
+      if (fs.existsSync(dir)) pretrainedLoaded = loadPretrained(model, dir, ctx.log).loaded;
       else ctx.log.info(`Pretrained model dir ${cfg.TRAIN.PRETRAINED_MODEL_DIR} not exists, training from scratch...`);
     }
+    if (!resumed) await initLogitBiasFromPrior(model, cfg, trainList, ctx.log, pretrainedLoaded);
     const schedule = makeLrSchedule(cfg.SOLVER, spe);
 
     const checkpoint = (dir: string, reason: TrainState['reason'], state: Omit<TrainState, 'reason' | 'seed' | 'stepsPerEpoch' | 'optimizerStep' | 'best'>): string => {
