@@ -260,6 +260,8 @@ class Net:
             outs = [self.resize(pool, (fh, fw)), self.conv_bn_act(y, 'encoder/aspp0', 'relu', hm)]
             outs += [self.sep_conv(y, f'encoder/aspp{i + 1}', hm, r) for i, r in enumerate(self.rates)]
             y = self.conv_bn_act(torch.cat(outs, 1), 'encoder/concat', 'relu', hm)
+            if training and c.get('dropout', 0) > 0:  # seg's inverted dropout after the projection (0 here: it is random)
+                y = F.dropout(y, c['dropout'])
         if c['decoder']:
             sc = self.conv_bn_act(low, 'decoder/shortcut', 'relu', hm)
             y = torch.cat([self.resize(y, sc.shape[2:]), sc], 1)
