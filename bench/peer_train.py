@@ -9,9 +9,11 @@ lists and trains the same recipe in PyTorch, float32:
 
   model      seg's DeepLabv3+/MobileNetV2 (scripts/reference/network_reference.py's Net, the network
              the equivalence test checks against seg) with dropout 0.1 after the ASPP projection;
-  init       seg's: He (fan-in) normal cut at +-2 sigma, head kernel N(0, 0.01) cut at +-0.02, BN 1/0,
+  init       seg's (Paddle's default conv init): N(0, 2/(k*k*C_in)) untruncated, depthwise too (all C
+             input channels counted), head kernel N(0, 0.01) cut at +-0.02, BN 1/0,
              logit bias at the class prior (MODEL.LOGIT_BIAS_INIT, docs/model.md) or zero;
   loss       SOLVER.LOSS x SOLVER.LOSS_WEIGHT (and SOLVER.LOSS_STAGES), seg's definitions;
+  batch norm pdseg's momenta (0.9 backbone, MODEL.BN_MOMENTUM head) with seg's warm-up min(m, (1+t)/(10+t));
   optimiser  SGD momentum (Paddle's v = mu v + g) or Adam, coupled L2 weight decay on every weight but
              the batch-norm gamma/beta outside the backbone; poly / constant LR stepped per step;
   data       drop_last batches of a shuffled list; stepscaling or unpadding resize (image bilinear with
@@ -179,9 +181,10 @@ def init_weights(net):
         t = torch.zeros(shape)
         if name.endswith(('gamma', 'moving_variance')):
             t.fill_(1)
-        elif name.endswith('/kernel'):
-            std = 0.01 if name == 'logit/kernel' else math.sqrt(2 / (shape[0] * shape[1] * (1 if '/depthwise/' in name else shape[2])))
-            torch.nn.init.trunc_normal_(t, std=std, a=-2 * std, b=2 * std)
+        elif name == 'logit/kernel':
+            torch.nn.init.trunc_normal_(t, std=0.01, a=-0.02, b=0.02)
+        elif name.endswith('/kernel'):  # [k, k, C_in, C_out]; depthwise [k, k, C, 1]: fan k*k*C either way
+            t.normal_(0, math.sqrt(2 / (shape[0] * shape[1] * shape[2])))
         weights[name] = t.requires_grad_(net.trainable[name])
     return weights
 
@@ -294,7 +297,7 @@ def main():
             x, y = normalise(cfg, torch.stack([b[0] for b in batch])), torch.stack([b[1] for b in batch])
             for g in opt.param_groups:
                 g['lr'] = lr_at(cfg, step, total)
-            loss = total_loss(cfg, mix, net.forward(weights, x, True), y)
+            loss = total_loss(cfg, mix, net.forward(weights, x, True, updates=step), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -57,6 +57,7 @@ export function segBench(o: SegBenchOptions): SegBench {
     step: () =>
       trainStep(model, optimizer, lossFn, names, { images, labels, n: o.batch, height: o.size, width: o.size, channels: 3 }, {
         lr: 1e-3,
+        step: seed,
         seed: seed++,
         accumulate: o.micro,
         ignoreIndex: config.DATASET.IGNORE_INDEX,

@@ -210,6 +210,8 @@ class Net:
         g, b = self.w[name + '/bn/gamma'], self.w[name + '/bn/beta']
         mm, mv = self.w[name + '/bn/moving_mean'], self.w[name + '/bn/moving_variance']
         if self.training:
+            if self.updates is not None:  # seg's warm-up of the moving statistics (models/layers.ts)
+                momentum = min(momentum, (1 + self.updates) / (10 + self.updates))
             mean = x.mean((0, 2, 3))
             var = ((x - mean[None, :, None, None]) ** 2).mean((0, 2, 3))
             self.moving[name + '/bn/moving_mean'] = momentum * mm + (1 - momentum) * mean.detach()
@@ -234,8 +236,8 @@ class Net:
     def resize(x, size):
         return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
 
-    def forward(self, weights, x_nhwc, training):
-        self.w, self.training, self.moving = weights, training, {}
+    def forward(self, weights, x_nhwc, training, updates=None):
+        self.w, self.training, self.moving, self.updates = weights, training, {}, updates
         c = self.cfg
         bm, hm = 0.9, 0.99
         x = x_nhwc.permute(0, 3, 1, 2)

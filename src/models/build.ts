@@ -21,7 +21,7 @@ import { BACKBONES, type BackboneName } from './backbones/registry.js';
 import type { Backbone, OutputStride } from './backbones/types.js';
 import { buildDecoder, buildEncoder, buildHead, defaultAsppRates, type AsppOptions, type Decoder, type DecoderOptions, type Encoder } from './deeplab.js';
 import type { NormSpec } from './layers.js';
-import type { ApplyContext, Layer, NamedVariable, SegModel } from './types.js';
+import type { ApplyContext, ApplyOptions, Layer, NamedVariable, SegModel } from './types.js';
 import { VariableStore } from './variables.js';
 
 export type { NamedVariable, SegModel, ApplyContext } from './types.js';
@@ -152,7 +152,7 @@ export class DeepLabV3Plus implements SegModel {
     return hp === h && wp === w ? logits : ops.crop(logits, h, w);
   }
 
-  apply(images: tf.Tensor4D, opts: { training: boolean; seed?: number }): tf.Tensor4D {
+  apply(images: tf.Tensor4D, opts: ApplyOptions): tf.Tensor4D {
     if (this.disposed) throw new Error('DeepLabV3Plus.apply: the model was disposed');
     if (images.rank !== 4) throw dataError(`model input must be [N, H, W, C], got shape [${images.shape.join(', ')}]`);
     const c = images.shape[3];
@@ -165,7 +165,8 @@ export class DeepLabV3Plus implements SegModel {
     if (images.dtype !== 'float32') throw dataError(`model input must be float32 normalised images, got ${images.dtype}`);
     const seed = opts.seed ?? deriveSeed(this.seed, 0xa991, this.calls++);
     const ops = currentOps();
-    return tf.tidy(() => this.forward(ops, images, { training: opts.training, seed }));
+    const ctx = { training: opts.training, seed, ...(opts.updates === undefined ? {} : { updates: opts.updates }) };
+    return tf.tidy(() => this.forward(ops, images, ctx));
   }
 
   trainableVariables(): tf.Variable[] {

@@ -24,6 +24,17 @@ export interface NormSpec {
   groups: number;
 }
 
+/**
+ * The momentum of the `updates`-th moving-statistics update: min(m, (1 + t)/(10 + t)), the warm-up of
+ * TensorFlow's ExponentialMovingAverage(num_updates). Moving statistics start at mean 0, variance 1,
+ * far from a fresh network's (depthwise outputs have variance ~2/C); at pdseg's m = 0.99 they would
+ * need hundreds of steps to forget that start, and an eval-mode network predicts only the prior
+ * meanwhile. Without a count (a lone forward pass) the momentum is m.
+ */
+export function movingMomentum(m: number, updates: number | undefined): number {
+  return updates === undefined ? m : Math.min(m, (1 + updates) / (10 + updates));
+}
+
 function makeNorm(store: VariableStore, channels: number, spec: NormSpec): NormParams {
   if (spec.type === 'gn') {
     const s = store.scope('gn');
@@ -57,16 +68,18 @@ export function convBn(store: VariableStore, name: string, cin: number, cout: nu
   const kernel = s.heNormal('kernel', [k, k, cin, cout], k * k * cin) as tf.Variable<tf.Rank.R4>;
   const norm = makeNorm(s, cout, spec.norm);
   const opts = { stride: spec.stride ?? 1, dilation: spec.dilation ?? 1, act: spec.act, momentum: spec.norm.momentum, epsilon: spec.norm.epsilon };
-  return (ops, x, ctx) => ops.convBnAct(x, { kernel, norm }, { ...opts, training: ctx.training });
+  return (ops, x, ctx) => ops.convBnAct(x, { kernel, norm }, { ...opts, momentum: movingMomentum(opts.momentum, ctx.updates), training: ctx.training });
 }
 
 /** k×k depthwise convolution (no bias) → norm → activation. */
 export function depthwiseBn(store: VariableStore, name: string, channels: number, k: number, spec: ConvNormSpec): Layer {
   const s = store.scope(name);
-  const kernel = s.heNormal('kernel', [k, k, channels, 1], k * k) as tf.Variable<tf.Rank.R4>;
+  // Paddle's default conv initialiser counts every input channel, groups or not (fan k²·C): it is
+  // what pdseg's depthwise convs get, and torchvision's fan-out rule gives the same.
+  const kernel = s.heNormal('kernel', [k, k, channels, 1], k * k * channels) as tf.Variable<tf.Rank.R4>;
   const norm = makeNorm(s, channels, spec.norm);
   const opts = { stride: spec.stride ?? 1, dilation: spec.dilation ?? 1, act: spec.act, momentum: spec.norm.momentum, epsilon: spec.norm.epsilon };
-  return (ops, x, ctx) => ops.depthwiseBnAct(x, { kernel, norm }, { ...opts, training: ctx.training });
+  return (ops, x, ctx) => ops.depthwiseBnAct(x, { kernel, norm }, { ...opts, momentum: movingMomentum(opts.momentum, ctx.updates), training: ctx.training });
 }
 
 /**

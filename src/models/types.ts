@@ -18,6 +18,15 @@ export interface ApplyContext {
   training: boolean;
   /** Seed of this call's dropout masks. */
   seed: number;
+  /** Moving-statistics updates made before this training call (warms up the BN momentum); absent: none counted. */
+  updates?: number;
+}
+
+/** Options of one forward pass: see ApplyContext. */
+export interface ApplyOptions {
+  training: boolean;
+  seed?: number;
+  updates?: number;
 }
 
 /** A segmentation network. */
@@ -31,7 +40,7 @@ export interface SegModel {
    * statistics) and dropout seeded by `seed`. Call it inside tf.variableGrads/tf.tidy as usual; the
    * result is the caller's to dispose.
    */
-  apply(images: tf.Tensor4D, opts: { training: boolean; seed?: number }): tf.Tensor4D;
+  apply(images: tf.Tensor4D, opts: ApplyOptions): tf.Tensor4D;
   /** All weights, in a stable order with stable hierarchical names. */
   readonly weights: readonly NamedVariable[];
   /** The variables the optimiser updates. */

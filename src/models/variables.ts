@@ -61,10 +61,10 @@ export class VariableStore {
     return variable;
   }
 
-  /** He (fan-in) initialisation from a truncated normal: std √(2/fanIn), for ReLU networks. */
+  /** He initialisation, N(0, 2/fanIn) untruncated: Paddle's default conv initialiser, which pdseg's convs get. */
   heNormal(name: string, shape: readonly number[], fanIn: number): tf.Variable {
     const std = Math.sqrt(2 / fanIn);
-    return this.add(name, () => tf.truncatedNormal([...shape], 0, std, 'float32', this.seedFor(name)), true);
+    return this.add(name, () => tf.randomNormal([...shape], 0, std, 'float32', this.seedFor(name)), true);
   }
 
   /** Truncated normal initialisation with standard deviation `std`. */

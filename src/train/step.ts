@@ -21,6 +21,8 @@ export interface StepOptions {
   lr: number;
   /** Seed for the step's dropout masks (derived from the run seed and the global step). */
   seed: number;
+  /** Global step (0-based): counts the batch-norm moving-statistics updates. */
+  step: number;
   /** Split the batch into this many micro-batches and sum their gradients (memory). */
   accumulate: number;
   /** When given, the step's predictions are counted into it (train accuracy/mIoU for --debug). */
@@ -57,7 +59,7 @@ export function trainStep(model: SegModel, optimizer: Optimizer, lossFn: LossFun
       let termNames: string[] = [];
       let preds: tf.Tensor | undefined;
       const { value, grads } = tf.variableGrads(() => {
-        const logits = model.apply(x, { training: true, seed: opts.seed + i });
+        const logits = model.apply(x, { training: true, seed: opts.seed + i, updates: opts.step * k + i });
         const out = lossFn(logits, y);
         const entries = Object.entries(out.terms) as Array<[string, tf.Scalar]>;
         termNames = entries.map(([t]) => t);

@@ -172,6 +172,7 @@ export async function train(cfgIn: SegConfig, opts: TrainOptions, ctx: RunContex
         const { loss, terms } = trainStep(model, optimizer, lossFn, names, batch, {
           lr,
           seed: deriveSeed(seed, 0xd0, globalStep),
+          step: globalStep,
           accumulate: cfg.SOLVER.ACCUMULATE_STEPS,
           ignoreIndex: cfg.DATASET.IGNORE_INDEX,
           ...(debugCm ? { confusion: debugCm } : {}),

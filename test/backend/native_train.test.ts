@@ -99,7 +99,7 @@ test('torch: seg training steps on a small DeepLabv3+: first loss equals cpu, me
     const lossFn = buildLoss(cfg);
     const losses: number[] = [];
     for (let i = 0; i < steps; i++) {
-      losses.push(trainStep(model, opt, lossFn, names, batch, { lr: 0.001, seed: i, accumulate: i === 2 ? 2 : 1, ignoreIndex: 255 }).loss);
+      losses.push(trainStep(model, opt, lossFn, names, batch, { lr: 0.001, seed: i, step: i, accumulate: i === 2 ? 2 : 1, ignoreIndex: 255 }).loss);
       check(i);
     }
     opt.dispose();

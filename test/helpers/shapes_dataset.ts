@@ -5,7 +5,8 @@
  * features to separate them:
  *   binary   (classes 2): bars are class 1; squares are background, a distractor of the same colour;
  *   3 classes:            bars 1, squares 2.
- * Bars are 2 px wide (the thin structures the stride-4 decoder exists for), squares 7-11 px.
+ * Bars are 4 px wide (the thin structures the stride-4 decoder exists for), squares 10-14 px, so that
+ * bars are well under half of the bright pixels and colour alone cannot reach a high bar IoU.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -13,14 +14,16 @@ import sharp from 'sharp';
 import { Rng } from '../../src/util/rng.js';
 
 export const SHAPES_SIZE = 48;
+/** Bar width in pixels: thin, yet above the stride-4 decoder's resolution. */
+const BAR_WIDTH = 4;
 
 function drawBar(rng: Rng, label: Uint8Array, cls: number, size: number): void {
   const len = rng.int(18, 36);
   const horizontal = rng.int(0, 1) === 0;
-  const x0 = rng.int(2, size - (horizontal ? len : 2) - 2);
-  const y0 = rng.int(2, size - (horizontal ? 2 : len) - 2);
+  const x0 = rng.int(2, size - (horizontal ? len : BAR_WIDTH) - 2);
+  const y0 = rng.int(2, size - (horizontal ? BAR_WIDTH : len) - 2);
   for (let t = 0; t < len; t++) {
-    for (let d = 0; d < 2; d++) {
+    for (let d = 0; d < BAR_WIDTH; d++) {
       const x = horizontal ? x0 + t : x0 + d;
       const y = horizontal ? y0 + d : y0 + t;
       label[y * size + x] = cls;
@@ -29,7 +32,7 @@ function drawBar(rng: Rng, label: Uint8Array, cls: number, size: number): void {
 }
 
 function drawSquare(rng: Rng, label: Uint8Array, cls: number, size: number): void {
-  const s = rng.int(7, 11);
+  const s = rng.int(10, 14);
   const x0 = rng.int(1, size - s - 1);
   const y0 = rng.int(1, size - s - 1);
   for (let y = y0; y < y0 + s; y++) for (let x = x0; x < x0 + s; x++) label[y * size + x] = cls;
@@ -62,7 +65,7 @@ export async function makeShapesDataset(dir: string, opts: { classes: 2 | 3; tra
   }
 }
 
-/** A seg config (YAML text) for the shapes task: DeepLabv3+ ×0.35 with ASPP and the decoder, Adam, poly. */
+/** A seg config (YAML text) for the shapes task: DeepLabv3+ ×0.5 with ASPP and the decoder, Adam, poly. */
 export function shapesConfig(dataDir: string, runDir: string, o: { classes: 2 | 3; loss: string; epochs: number; lr?: number }): string {
   const size = SHAPES_SIZE;
   return [
@@ -83,7 +86,7 @@ export function shapesConfig(dataDir: string, runDir: string, o: { classes: 2 | 
     "  SEPARATOR: '|'",
     'MODEL:',
     '  DEEPLAB:',
-    '    DEPTH_MULTIPLIER: 0.35',
+    '    DEPTH_MULTIPLIER: 0.5',
     '    ENCODER_WITH_ASPP: True',
     '    ENABLE_DECODER: True',
     'TRAIN:',

@@ -60,7 +60,7 @@ test('numTensors flat and RSS bounded over 60 train steps and 20 eval steps', ()
   const images = Float32Array.from({ length: n * 32 * 32 * 3 }, () => rng.normal());
   const labels = Int32Array.from({ length: n * 32 * 32 }, () => (rng.random() < 0.1 ? 1 : rng.random() < 0.02 ? 255 : 0));
   const batch = { images, labels, n, height: 32, width: 32, channels: 3 };
-  const step = (i: number): number => trainStep(model, opt, lossFn, names, batch, { lr: 0.001, seed: i, accumulate: i % 2 === 0 ? 1 : 2, ignoreIndex: 255 }).loss;
+  const step = (i: number): number => trainStep(model, opt, lossFn, names, batch, { lr: 0.001, seed: i, step: i, accumulate: i % 2 === 0 ? 1 : 2, ignoreIndex: 255 }).loss;
 
   for (let i = 0; i < 10; i++) step(i);
   const tensors = tf.memory().numTensors;

@@ -1,0 +1,90 @@
+/**
+ * Training learns: `seg train` (a real process, wasm backend) on the shapes task
+ * (test/helpers/shapes_dataset.ts: thin bars are the foreground, squares of the same colour are
+ * background, so only spatial features separate them) must reach a bar IoU that no broken step can:
+ *   - colour alone ("every bright pixel is a bar") gives the share of bars among bright pixels,
+ *     measured on the generated val set by the test itself, and the threshold lies above it;
+ *   - the same run at learning rate 0 (the network as initialised) must stay below the threshold,
+ *     so the threshold is one that only the optimiser's steps can reach.
+ * The 1-channel head (BCE) and the 2-channel head (softmax) must both learn it.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { runSeg, tmpDir } from '../helpers/cli.js';
+import { makeShapesDataset, shapesConfig } from '../helpers/shapes_dataset.js';
+import { readImage, readLabel } from '../../src/data/image_io.js';
+
+const EPOCHS = 16;
+/** Bar IoU a trained model must exceed. */
+const THRESHOLD = 0.6;
+const HEADS = [
+  { name: '1-channel head, BCE', loss: '["bce_loss"]' },
+  { name: '2-channel head, softmax', loss: '["softmax_loss"]' },
+];
+
+/** Grey level between the shapes' colour (165-215) and the background's (50-110). */
+const BRIGHT = 138;
+
+/** IoU of "every bright pixel is a bar" over the val set: what colour alone can reach. */
+async function colourOnlyIoU(dir: string): Promise<number> {
+  let inter = 0;
+  let union = 0;
+  for (const line of fs.readFileSync(path.join(dir, 'val.txt'), 'utf8').trim().split('\n')) {
+    const [img, lab] = line.split('|');
+    const image = await readImage(path.join(dir, img!), 'rgb');
+    const label = await readLabel(path.join(dir, lab!));
+    label.data.forEach((v, i) => {
+      const bright = image.data[3 * i]! + image.data[3 * i + 1]! + image.data[3 * i + 2]! > 3 * BRIGHT;
+      if (bright && v === 1) inter++;
+      if (bright || v === 1) union++;
+    });
+  }
+  return inter / union;
+}
+
+/** Trains one config and returns the bar IoU of its last evaluation. */
+async function trainedIoU(cfgPath: string, runDir: string): Promise<number> {
+  const r = await runSeg(['train', '--cfg', cfgPath, '--do_eval', '--seed', '1', '--backend', 'wasm', '--log_steps', '1000'], { timeoutMs: 300_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const evals = fs
+    .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; iou?: Array<number | null> })
+    .filter((e) => e.type === 'eval');
+  assert.ok(evals.length > 0, 'the run evaluated');
+  return evals.at(-1)?.iou?.[1] ?? 0;
+}
+
+describe('training learns the shapes task (seg train, wasm)', () => {
+  const tmp = tmpDir('seg-learning-');
+  const data = path.join(tmp.dir, 'shapes');
+  let byColour = 1;
+  before(async () => {
+    await makeShapesDataset(data, { classes: 2, train: 96, val: 32 });
+    byColour = await colourOnlyIoU(data);
+    assert.ok(byColour < THRESHOLD - 0.1, `the threshold ${THRESHOLD} must lie well above what colour alone gives (${byColour.toFixed(3)})`);
+  });
+  after(() => tmp.cleanup());
+
+  const run = async (name: string, loss: string, epochs: number, lr?: number): Promise<number> => {
+    const dir = path.join(tmp.dir, name.replace(/[^a-z0-9]+/gi, '_'));
+    const cfg = `${dir}.yaml`;
+    fs.writeFileSync(cfg, shapesConfig(data, dir, { classes: 2, loss, epochs, ...(lr === undefined ? {} : { lr }) }));
+    return trainedIoU(cfg, dir);
+  };
+
+  test('at learning rate 0 the network stays below the threshold', async () => {
+    const iou = await run('frozen', '["bce_loss"]', 1, 0);
+    assert.ok(iou < THRESHOLD, `untrained bar IoU ${iou.toFixed(3)}`);
+  });
+
+  for (const h of HEADS) {
+    test(h.name, async () => {
+      const iou = await run(h.name, h.loss, EPOCHS);
+      assert.ok(iou > THRESHOLD, `bar IoU ${iou.toFixed(3)} after ${EPOCHS} epochs, needs > ${THRESHOLD} (colour alone: ${byColour.toFixed(3)})`);
+    });
+  }
+});
