@@ -165,8 +165,7 @@ export class DeepLabV3Plus implements SegModel {
     if (images.dtype !== 'float32') throw dataError(`model input must be float32 normalised images, got ${images.dtype}`);
     const seed = opts.seed ?? deriveSeed(this.seed, 0xa991, this.calls++);
     const ops = currentOps();
-    const ctx = { training: opts.training, seed, ...(opts.updates === undefined ? {} : { updates: opts.updates }) };
-    return tf.tidy(() => this.forward(ops, images, ctx));
+    return tf.tidy(() => this.forward(ops, images, { ...opts, seed }));
   }
 
   trainableVariables(): tf.Variable[] {

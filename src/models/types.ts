@@ -22,12 +22,8 @@ export interface ApplyContext {
   updates?: number;
 }
 
-/** Options of one forward pass: see ApplyContext. */
-export interface ApplyOptions {
-  training: boolean;
-  seed?: number;
-  updates?: number;
-}
+/** Options of one forward pass: an ApplyContext whose dropout seed the model may choose. */
+export type ApplyOptions = Omit<ApplyContext, 'seed'> & { seed?: number };
 
 /** A segmentation network. */
 export interface SegModel {
