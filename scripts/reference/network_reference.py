@@ -13,7 +13,10 @@ gives both sides identical weights, and records on one fixed batch:
   moving stats the batch-norm moving mean/variance after the train-mode forward;
   losses       every loss that fits the head, on the train-mode logits;
   gradients    d(total)/d(weight) for every trainable weight, total = the config's weighted mix;
-  optimiser    the update (w' - w) of one SGD-momentum step and one Adam step from a given state.
+  optimiser    the update (w' - w) of one torch.optim.SGD (momentum) step and one torch.optim.Adam
+               step from given slots, on a synthetic gradient (step_gradient: a function of name
+               and index, so that the optimiser is checked exactly, apart from the network's
+               float32 conditioning), L2 decay on the weights `decays` names.
 
 Identical weights: neither side loads the other's file. Every value (weights, optimiser slots, input
 batch, labels) is a function of its tensor's name and flat index in seg's layout (NHWC, kernels
@@ -40,8 +43,9 @@ at output stride 8/16 (TF DeepLab's rule), the low-level feature = the depthwise
 stride-4 unit, no batch norm on the image-pooling branch, batch norm with the *biased* batch variance
 in the moving average and pdseg's momenta (moving = m*moving + (1-m)*batch, m = 0.9 in the
 backbone, MODEL.BN_MOMENTUM = 0.99 in ASPP/decoder), epsilon 1e-5, dropout off (rate 0: it is
-random), Paddle's SGD (v = mu*v + g; w -= lr*v) and coupled L2 weight decay (g += wd*w) on every
-weight except the batch-norm gamma/beta outside the backbone.
+random), SGD as Paddle's and PyTorch's (v = mu*v + g; w -= lr*v), coupled L2 weight decay
+(g += wd*w, as Paddle's regularizer and PyTorch's weight_decay) on every weight except the
+batch-norm gamma/beta outside the backbone.
 """
 import json
 import math
@@ -354,19 +358,34 @@ def slot_v(name, shape):
     return np.float32(1e-4 * (uniform(name + '/v', int(np.prod(shape))) + 1.5)).astype(np.float64).reshape(shape)
 
 
-def sgd_update(name, w, g):
-    gd = g + (SGD['weight_decay'] * w if decays(name) else 0)
-    m = SGD['momentum'] * slot_m(name, w.shape) + gd
-    return -SGD['lr'] * m
+def step_gradient(name, shape):
+    """The synthetic gradient both optimiser steps are taken with (a function of name and index)."""
+    return np.float32(0.1 * uniform(name + '/g', int(np.prod(shape)))).astype(np.float64).reshape(shape)
 
 
-def adam_update(name, w, g):
-    a = ADAM
-    gd = g + (a['weight_decay'] * w if decays(name) else 0)
-    m = a['beta1'] * slot_m(name, w.shape) + (1 - a['beta1']) * gd
-    v = a['beta2'] * slot_v(name, w.shape) + (1 - a['beta2']) * gd * gd
-    t = a['step']
-    return -a['lr'] * (m / (1 - a['beta1'] ** t)) / (np.sqrt(v / (1 - a['beta2'] ** t)) + a['epsilon'])
+def optimiser_updates(weights, names, kind, dtype):
+    """w' - w of one torch.optim step from the slots above, on step_gradient; L2 decay coupled (g += wd*w)."""
+    params = {k: torch.tensor(weights[k], dtype=dtype, requires_grad=True) for k in names}
+    wd = (SGD if kind == 'sgd' else ADAM)['weight_decay']
+    groups = [dict(params=[params[k] for k in names if decays(k) == d], weight_decay=wd if d else 0.0)
+              for d in (True, False)]
+    if kind == 'sgd':
+        opt = torch.optim.SGD(groups, lr=SGD['lr'], momentum=SGD['momentum'])
+    else:
+        a = ADAM
+        opt = torch.optim.Adam(groups, lr=a['lr'], betas=(a['beta1'], a['beta2']), eps=a['epsilon'])
+    for k in names:
+        p = params[k]
+        p.grad = torch.tensor(step_gradient(k, p.shape), dtype=dtype)
+        m = torch.tensor(slot_m(k, p.shape), dtype=dtype)
+        if kind == 'sgd':
+            opt.state[p] = dict(momentum_buffer=m)
+        else:  # state after step - 1 steps: the next step is number ADAM['step']
+            opt.state[p] = dict(step=torch.tensor(float(ADAM['step'] - 1)), exp_avg=m,
+                                exp_avg_sq=torch.tensor(slot_v(k, p.shape), dtype=dtype))
+    before = {k: params[k].detach().clone() for k in names}
+    opt.step()
+    return {k: (params[k].detach() - before[k]).double().numpy() for k in names}
 
 
 # --------------------------------------------------------------------------------------------
@@ -429,10 +448,10 @@ def compute(cfg, dtype):
     out = dict(losses=losses, total=float(total), shapes=net.shapes, logits_train=train_logits.detach().double().numpy(),
                logits_eval=eval_logits.double().numpy(), moving=moving, grads={}, sgd={}, adam={})
     for k, g in zip(trainable, grads):
-        w, gn = weights[k].detach().double().numpy(), g.double().numpy()
-        out['grads'][k] = gn
-        out['sgd'][k] = sgd_update(k, w, gn)
-        out['adam'][k] = adam_update(k, w, gn)
+        out['grads'][k] = g.double().numpy()
+    values = {k: weights[k].detach().double().numpy() for k in trainable}
+    out['sgd'] = optimiser_updates(values, trainable, 'sgd', dtype)
+    out['adam'] = optimiser_updates(values, trainable, 'adam', dtype)
     torch.set_default_dtype(torch.float64)
     return out
 

@@ -103,6 +103,11 @@ export function slotV(name: string, n: number): Float32Array {
   return Float32Array.from(uniform(`${name}/v`, n), (x) => 1e-4 * (x + 1.5));
 }
 
+/** The synthetic gradient the reference's optimiser steps are taken with. */
+export function stepGradient(name: string, n: number): Float32Array {
+  return Float32Array.from(uniform(`${name}/g`, n), (x) => 0.1 * x);
+}
+
 /** The fixed batch: normalised images [N, H, W, 3] and labels [N, H, W] (5 % ignored). */
 export function referenceBatch(c: ReferenceConfig): { images: Float32Array; labels: Int32Array } {
   const [n, h, w] = c.batch;
