@@ -22,7 +22,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { RunContext } from '../util/context.js';
 import { dataError, nearest, usageError } from '../util/errors.js';
 import { replaceDirAtomicAsync } from '../util/atomic.js';
-import { downloadFile, extractArchive, safeEntryPath, type DownloadResult } from '../util/download.js';
+import { downloadFile, extractArchive, safeEntryPath, urlFileName, type DownloadResult } from '../util/download.js';
 import { isKerasLayersModel, kerasToSegWeights } from './keras.js';
 import { readJson, readShards, writeFileSynced, writeShards, type ManifestGroup } from './weights_io.js';
 import { WEIGHTS_FORMAT } from './checkpoint.js';
@@ -199,7 +199,7 @@ export async function downloadPretrained(name: string, opts: DownloadPretrainedO
           }
         }
       } else {
-        const fileName = path.basename(new URL(entry.url).pathname) || 'archive';
+        const fileName = urlFileName(entry.url, 'archive');
         const archive = path.join(work, fileName);
         main = await fetchTo(entry.url, archive, fileName, entry.sha256);
         ctx.log.info(`unpacking ${fileName}`);

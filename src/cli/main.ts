@@ -2,17 +2,18 @@
  * The only module that touches argv, stdout, stderr, signals and exit codes.
  *
  * Exit codes: 0 ok · 1 runtime failure · 2 usage or config error · 3 data problem (`seg check`
- * NOT PASS, unreadable or invalid data) · 130 interrupted (Ctrl-C).
+ * NOT PASS, unreadable or invalid data) · 130 interrupted (Ctrl-C) · 143 terminated (SIGTERM, as
+ * Slurm and Kubernetes stop jobs: handled as Ctrl-C).
  */
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv, type Options } from 'yargs';
-import { EXIT_CODES, SegError, usageError } from '../util/errors.js';
+import { EXIT_CODES, EXIT_TERMINATED, SegError, usageError } from '../util/errors.js';
 import type { CliEnv, Command, CommonArgs } from './command.js';
 import { makeContext } from './output.js';
 import { BACKEND_CHOICES } from '../backend/choices.js';
 import { COMMANDS } from './commands/index.js';
 
-const EPILOG = `Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 data problem (check NOT PASS, unreadable or invalid data), 130 interrupted.
+const EPILOG = `Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 data problem (check NOT PASS, unreadable or invalid data), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 Config overrides: KEY VALUE pairs after the flags, e.g. seg train --cfg configs/quickstart_roads.yaml SOLVER.LR 0.01 BATCH_SIZE 4
 Values take pdseg's Python-literal forms: (769, 769), "['lovasz_hinge_loss','bce_loss']", True, None, 1e-4.`;
 
@@ -109,16 +110,21 @@ export async function main(argv: readonly string[]): Promise<void> {
   const abort = new AbortController();
   const { ctx, finish } = makeContext({ quiet, verbose, isTTY, signal: abort.signal });
   let interrupted = 0;
-  const onSigint = (): void => {
+  let stopCode: number = EXIT_CODES.interrupted;
+  const onSignal = (signal: NodeJS.Signals): void => {
     interrupted++;
+    const code = signal === 'SIGTERM' ? EXIT_TERMINATED : EXIT_CODES.interrupted;
     if (interrupted > 1) {
-      process.stderr.write('\nseg: interrupted again, exiting now\n');
-      process.exit(EXIT_CODES.interrupted);
+      process.stderr.write(`\nseg: ${signal} again, exiting now\n`);
+      process.exit(code);
     }
-    process.stderr.write('\nseg: interrupted; finishing the current step (Ctrl-C again to exit at once)\n');
+    stopCode = code;
+    const what = signal === 'SIGTERM' ? 'terminated (SIGTERM)' : 'interrupted';
+    process.stderr.write(`\nseg: ${what}; finishing the current step (send ${signal === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} again to exit at once)\n`);
     abort.abort();
   };
-  process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   // Find the command (and subcommand) the tokens name, to know its flags and whether it takes overrides.
   let cmd: Command | undefined = COMMANDS.find((c) => c.name.split(' ')[0] === argv[0]);
@@ -184,8 +190,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     exitCode = reportError(e, verbose);
   } finally {
     finish();
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
+  if (exitCode === EXIT_CODES.interrupted) exitCode = stopCode;
   process.exitCode = exitCode;
 }
 

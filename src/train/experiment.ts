@@ -143,7 +143,8 @@ export async function runExperiment(opts: ExperimentOptions, ctx: RunContext): P
       const previous = fs.existsSync(path.join(dir, 'seconds.json')) ? (JSON.parse(fs.readFileSync(path.join(dir, 'seconds.json'), 'utf8')) as { seconds: number }).seconds : 0;
       const started = Date.now();
       try {
-        const result = await train(cfg, { doEval: true, logSteps: 20, debug: false, workers: opts.workers, interactive: opts.interactive, cwd }, ctx);
+        // A run killed before its first snapshot has nothing to resume: start it again, the remains moved aside.
+        const result = await train(cfg, { doEval: true, logSteps: 20, debug: false, workers: opts.workers, interactive: opts.interactive, cwd, overwrite: !resumeFrom }, ctx);
         await finishRun(result, cfg, ctx, { visualise: false, cwd });
       } finally {
         fs.mkdirSync(dir, { recursive: true });

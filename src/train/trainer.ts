@@ -28,6 +28,7 @@ import { Optimizer } from './optimizer.js';
 import { makeLrSchedule } from './lr.js';
 import { trainStep } from './step.js';
 import { initLogitBiasFromPrior } from './logit_prior.js';
+import { claimRunDir, pruneSnapshots } from './run_dir.js';
 import { MetricsLog, type TrainRecord } from './metrics_log.js';
 import { evaluate } from './evaluate.js';
 import { ConfusionMatrix, pickMetric, type SegMetrics } from '../metrics/confusion.js';
@@ -41,6 +42,8 @@ export interface TrainOptions {
   /** stderr is a terminal: draw a progress bar instead of log lines. */
   interactive: boolean;
   cwd?: string;
+  /** Move an earlier run in TRAIN.MODEL_SAVE_DIR aside instead of refusing to start (--overwrite). */
+  overwrite?: boolean;
 }
 
 export interface TrainResult {
@@ -87,6 +90,7 @@ export async function train(cfgIn: SegConfig, opts: TrainOptions, ctx: RunContex
 
   // Resume first: the checkpoint's seed and position win over the config's.
   const resumeDir = cfgIn.TRAIN.RESUME_MODEL_DIR === '' ? undefined : path.resolve(cwd, cfgIn.TRAIN.RESUME_MODEL_DIR);
+  claimRunDir(runDir, { resumeDir, overwrite: opts.overwrite ?? false, shown: cfgIn.TRAIN.MODEL_SAVE_DIR, log: ctx.log });
   const resumed = resumeDir ? loadCheckpoint(resumeDir) : undefined;
   const resumedState = resumed ? (resumed.state as unknown as TrainState) : undefined;
   const seed = resumedState?.seed ?? cfgIn.SEED ?? randomInt(0, 2 ** 31 - 1);
@@ -236,7 +240,7 @@ export async function train(cfgIn: SegConfig, opts: TrainOptions, ctx: RunContex
       if (epoch % cfg.TRAIN.SNAPSHOT_EPOCH === 0 || last) {
         const dir = checkpoint(String(epoch), 'snapshot', { epoch, epochStep: spe, globalStep });
         ctx.log.info(`Save model checkpoint to ${dir}`);
-        pruneSnapshots(runDir, cfg.TRAIN.KEEP_CHECKPOINTS);
+        pruneSnapshots(runDir, cfg.TRAIN.KEEP_CHECKPOINTS, seed);
         if (opts.doEval) {
           const t0 = Date.now();
           const ev = await evaluate(model, cfg, { split: 'val', loader, ctx, lossFn });
@@ -296,17 +300,6 @@ function formatFields(rec: TrainRecord, spe: number, etaSeconds: number): Record
 function formatEta(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
   return `${String(Math.floor(s / 3600)).padStart(2, '0')}:${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
-}
-
-/** Keep the newest `keep` numbered snapshot folders (0 = keep all); final/, best_model/, interrupted/ stay. */
-export function pruneSnapshots(runDir: string, keep: number): void {
-  if (keep <= 0) return;
-  const snaps = fs
-    .readdirSync(runDir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && /^\d+$/.test(d.name))
-    .map((d) => Number(d.name))
-    .sort((a, b) => a - b);
-  for (const e of snaps.slice(0, Math.max(0, snaps.length - keep))) fs.rmSync(path.join(runDir, String(e)), { recursive: true, force: true });
 }
 
 export type { SegModel };

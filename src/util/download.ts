@@ -331,6 +331,23 @@ export interface ExtractOptions extends Partial<Pick<RunContext, 'progress' | 's
  * A member path of an archive made relative and normalised, or undefined when it would be written
  * outside the extraction folder (absolute, a drive letter, or `..` above the top).
  */
+/**
+ * A file name for what `url` downloads, safe to join to a folder: the last segment of the URL's
+ * path, percent-decoded, reduced to its own base name and to the characters [A-Za-z0-9._-]
+ * (`fallback` when nothing is left, or only dots).
+ */
+export function urlFileName(url: string, fallback: string): string {
+  let last = path.posix.basename(new URL(url).pathname);
+  try {
+    last = decodeURIComponent(last);
+  } catch {
+    // Not valid percent-encoding: keep the raw segment, the character filter below applies.
+  }
+  const base = last.replace(/\\/g, '/').split('/').pop() ?? '';
+  const clean = base.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 200);
+  return /^\.*$/.test(clean) ? fallback : clean;
+}
+
 export function safeEntryPath(name: string): string | undefined {
   const n = name.replace(/\\/g, '/');
   if (n.startsWith('/') || /^[A-Za-z]:/.test(n)) return undefined;

@@ -7,7 +7,8 @@
  *   config      2   bad configuration (unknown key, wrong type, impossible combination)
  *   data        3   a data problem (unreadable image, label out of range, `seg check` NOT PASS)
  *   runtime     1   anything else that went wrong while running (non-finite loss, I/O failure)
- *   interrupted 130 SIGINT (Ctrl-C); training saves `interrupted/` first
+ *   interrupted 130 SIGINT (Ctrl-C), 143 SIGTERM (a scheduler stopping the job); training saves
+ *                   `interrupted/` first
  */
 export type ErrorKind = 'usage' | 'config' | 'data' | 'runtime' | 'interrupted';
 
@@ -19,6 +20,9 @@ export const EXIT_CODES: Readonly<Record<ErrorKind | 'ok', number>> = Object.fre
   data: 3,
   interrupted: 130,
 });
+
+/** Exit code of a run stopped by SIGTERM (128 + 15, as a shell reports it). */
+export const EXIT_TERMINATED = 143;
 
 export interface SegErrorDetails {
   /** Dotted config key the error is about, e.g. `SOLVER.LR`. */

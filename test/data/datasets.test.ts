@@ -159,26 +159,31 @@ async function fixtureServer(files: Record<string, Buffer>, cutFirst: Set<string
   return { url: `http://127.0.0.1:${port}/files`, requests, close: () => new Promise((r) => server.close(() => r())) };
 }
 
+/** A MiniDeepGlobeRoadExtraction-shaped zip of 3 tiles (2 train, 1 val) at dir/mini.zip; its list lines. */
+async function writeMiniZip(dir: string): Promise<{ zip: Buffer; lines: string[]; fx: string }> {
+  const fx = path.join(dir, 'fx');
+  const entries: Array<{ name: string; data?: Uint8Array }> = [{ name: 'MiniDeepGlobeRoadExtraction/' }];
+  const lines: string[] = [];
+  for (let k = 0; k < 3; k++) {
+    const { rgb, label } = blockPattern(64, 64, 8, 2);
+    await writeRaw(path.join(fx, `${k}_sat.jpg`), rgb, 64, 64, 3);
+    await writeRaw(path.join(fx, `${k}_mask.png`), label, 64, 64, 1);
+    entries.push({ name: `MiniDeepGlobeRoadExtraction/train/${k}_sat.jpg`, data: fs.readFileSync(path.join(fx, `${k}_sat.jpg`)) });
+    entries.push({ name: `MiniDeepGlobeRoadExtraction/train/${k}_mask.png`, data: fs.readFileSync(path.join(fx, `${k}_mask.png`)) });
+    lines.push(`train/${k}_sat.jpg|train/${k}_mask.png`);
+  }
+  entries.push({ name: 'MiniDeepGlobeRoadExtraction/train.txt', data: Buffer.from(`${lines.slice(0, 2).join('\n')}\n`) });
+  entries.push({ name: 'MiniDeepGlobeRoadExtraction/val.txt', data: Buffer.from(`${lines[2]}\n`) });
+  writeZip(path.join(dir, 'mini.zip'), entries);
+  return { zip: fs.readFileSync(path.join(dir, 'mini.zip')), lines, fx };
+}
+
 const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
 
 test('seg dataset download mini_deepglobe_road: zip over HTTP, cut mid-transfer and resumed with Range, verified, unpacked', async () => {
   const { dir, cleanup } = tmpDir();
   try {
-    const fx = path.join(dir, 'fx');
-    const entries: Array<{ name: string; data?: Uint8Array }> = [{ name: 'MiniDeepGlobeRoadExtraction/' }];
-    const lines: string[] = [];
-    for (let k = 0; k < 3; k++) {
-      const { rgb, label } = blockPattern(64, 64, 8, 2);
-      await writeRaw(path.join(fx, `${k}_sat.jpg`), rgb, 64, 64, 3);
-      await writeRaw(path.join(fx, `${k}_mask.png`), label, 64, 64, 1);
-      entries.push({ name: `MiniDeepGlobeRoadExtraction/train/${k}_sat.jpg`, data: fs.readFileSync(path.join(fx, `${k}_sat.jpg`)) });
-      entries.push({ name: `MiniDeepGlobeRoadExtraction/train/${k}_mask.png`, data: fs.readFileSync(path.join(fx, `${k}_mask.png`)) });
-      lines.push(`train/${k}_sat.jpg|train/${k}_mask.png`);
-    }
-    entries.push({ name: 'MiniDeepGlobeRoadExtraction/train.txt', data: Buffer.from(`${lines.slice(0, 2).join('\n')}\n`) });
-    entries.push({ name: 'MiniDeepGlobeRoadExtraction/val.txt', data: Buffer.from(`${lines[2]}\n`) });
-    writeZip(path.join(dir, 'mini.zip'), entries);
-    const zip = fs.readFileSync(path.join(dir, 'mini.zip'));
+    const { zip, lines, fx } = await writeMiniZip(dir);
     const bad = Buffer.from(zip);
     writeZip(path.join(dir, 'evil.zip'), [{ name: '../evil.txt', data: Buffer.from('x') }]);
     const srv = await fixtureServer({ 'MiniDeepGlobeRoadExtraction.zip': zip, 'evil.zip': fs.readFileSync(path.join(dir, 'evil.zip')), 'bad.zip': bad }, new Set(['MiniDeepGlobeRoadExtraction.zip']));
@@ -217,6 +222,31 @@ test('seg dataset download mini_deepglobe_road: zip over HTTP, cut mid-transfer 
     }
     // Plain http to another host is refused (no network needed).
     await assert.rejects(fetchDataset('voc2012', { root: path.join(dir, 'dataset'), url: 'http://example.com/VOC.tar' }, quietContext()), (e: unknown) => e instanceof SegError && e.exitCode === 2 && /only https:\/\/ URLs are allowed/.test(e.message));
+  } finally {
+    cleanup();
+  }
+});
+
+test('seg dataset download: a file name from the URL cannot reach outside --dir (no read as cache, no write, no delete)', async () => {
+  const { dir, cleanup } = tmpDir();
+  try {
+    const { zip } = await writeMiniZip(dir);
+    const outside = path.join(dir, 'outside');
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'x.zip'), zip); // a valid archive where the decoded name points
+    const srv = await fixtureServer({ '../../outside/x.zip': zip }, new Set());
+    try {
+      const r = await runSeg(['dataset', 'download', 'mini_deepglobe_road', '--url', `${srv.url}/..%2F..%2Foutside%2Fx.zip`, '--dir', path.join(dir, 'D')], { cwd: dir });
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /downloaded before/, 'nothing outside --dir is taken as a cache');
+      assert.equal(srv.requests.length, 1, 'the archive was downloaded');
+      assert.deepEqual(fs.readdirSync(outside), ['x.zip'], 'nothing written beside it');
+      assert.ok(fs.readFileSync(path.join(outside, 'x.zip')).equals(zip), 'the outside file is neither deleted nor changed');
+      assert.ok(fs.existsSync(path.join(dir, 'D', 'MiniDeepGlobeRoadExtraction', 'train.txt')));
+      assert.deepEqual(fs.readdirSync(dir).sort(), ['D', 'fx', 'mini.zip', 'outside']);
+    } finally {
+      await srv.close();
+    }
   } finally {
     cleanup();
   }

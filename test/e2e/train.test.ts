@@ -154,6 +154,61 @@ test('resuming from an epoch snapshot reproduces the uninterrupted run; Ctrl-C s
   for (const [step, loss] of all) assert.ok(Math.abs(loss - (reference.get(step) as number)) <= 1e-5 * Math.max(1, Math.abs(loss)), `step ${step}: ${loss} vs ${reference.get(step)}`);
 });
 
+test('a new run into a folder that holds a run is refused (exit 2); --overwrite moves the old run aside; pruning keeps to its own run', async () => {
+  const run = path.join(root.dir, 'run-reuse');
+  const cfg = writeConfig('reuse', run, { epochs: 3 });
+  const keep = ['TRAIN.KEEP_CHECKPOINTS', '2'];
+  ok(await runSeg(['train', '--cfg', cfg, '--seed', '1', '--backend', 'wasm', ...keep], { cwd: root.dir }), 'first run');
+  const listing = (): string[] => fs.readdirSync(run).sort();
+  const before = listing();
+  assert.deepEqual(before, ['2', '3', 'config.yaml', 'final', 'metrics.jsonl', 'plot.png']);
+  const oldFinal = fs.readFileSync(path.join(run, 'final', 'model.json'));
+  const oldMetrics = fs.readFileSync(path.join(run, 'metrics.jsonl'));
+
+  const r = await runSeg(['train', '--cfg', cfg, '--seed', '2', '--backend', 'wasm', ...keep, 'SOLVER.NUM_EPOCHS', '2'], { cwd: root.dir });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^seg: config error: TRAIN\.MODEL_SAVE_DIR \S+ already holds a run \(/m);
+  assert.match(r.stderr, /^hint: continue it with TRAIN\.RESUME_MODEL_DIR \S+final, choose another TRAIN\.MODEL_SAVE_DIR, or pass --overwrite/m);
+  assert.deepEqual(listing(), before, 'nothing written');
+  assert.ok(fs.readFileSync(path.join(run, 'final', 'model.json')).equals(oldFinal));
+  assert.ok(fs.readFileSync(path.join(run, 'metrics.jsonl')).equals(oldMetrics));
+
+  const o = await runSeg(['train', '--cfg', cfg, '--seed', '2', '--backend', 'wasm', '--overwrite', ...keep, 'SOLVER.NUM_EPOCHS', '2'], { cwd: root.dir });
+  ok(o, '--overwrite');
+  assert.match(o.stderr, /--overwrite: moved the earlier run in \S+ \(6 entries\) to \S+overwritten-/);
+  const aside = listing().filter((e) => e.startsWith('overwritten-'));
+  assert.equal(aside.length, 1);
+  assert.deepEqual(listing(), ['1', '2', aside[0], 'config.yaml', 'final', 'metrics.jsonl', 'plot.png'].sort(), "the new run's snapshots survive its pruning");
+  const old = path.join(run, aside[0] as string);
+  assert.deepEqual(fs.readdirSync(old).sort(), before);
+  assert.ok(fs.readFileSync(path.join(old, 'final', 'model.json')).equals(oldFinal), 'the old run is intact');
+  assert.ok(fs.readFileSync(path.join(old, 'metrics.jsonl')).equals(oldMetrics));
+  assert.match(fs.readFileSync(path.join(run, 'config.yaml'), 'utf8'), /^SEED: 2$/m);
+});
+
+test('SIGTERM (how schedulers stop jobs) is Ctrl-C: interrupted/ saved, exit 143, how to resume', async () => {
+  const run = path.join(root.dir, 'run-term');
+  const cfg = writeConfig('term', run, { epochs: 3 });
+  let sent = false;
+  const c = await runSeg(['train', '--cfg', cfg, '--seed', '11', '--log_steps', '1', '--backend', 'wasm'], {
+    cwd: root.dir,
+    onSpawn: (child) =>
+      child.stderr?.on('data', (d: Buffer) => {
+        if (!sent && /epoch=1 step=2\/4/.test(d.toString())) {
+          sent = true;
+          child.kill('SIGTERM');
+        }
+      }),
+  });
+  assert.equal(c.code, 143, c.stderr);
+  assert.match(c.stderr, /seg: terminated \(SIGTERM\); finishing the current step/);
+  assert.match(c.stderr, /seg: interrupted error: interrupted at epoch \d step \d\/4; checkpoint saved to .*interrupted/);
+  assert.match(c.stderr, /hint: resume with TRAIN\.RESUME_MODEL_DIR \S*interrupted/);
+  assert.ok(fs.existsSync(path.join(run, 'interrupted', 'checkpoint.json')));
+  ok(await runSeg(['train', '--cfg', cfg, '--backend', 'wasm', 'TRAIN.RESUME_MODEL_DIR', path.join(run, 'interrupted')], { cwd: root.dir }), 'resume after SIGTERM');
+  assert.ok(fs.existsSync(path.join(run, 'final', 'checkpoint.json')));
+});
+
 test('a non-finite loss stops the run naming the step and term, and leaves the last good checkpoint', async () => {
   const run = path.join(root.dir, 'run-nan');
   const cfg = writeConfig('nan', run, { epochs: 3 });

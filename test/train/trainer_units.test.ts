@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { initBackend } from '../../src/backend/index.js';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { buildModel } from '../../src/models/build.js';
-import { decaysWeight, pruneSnapshots } from '../../src/train/trainer.js';
+import { decaysWeight } from '../../src/train/trainer.js';
+import { pruneSnapshots } from '../../src/train/run_dir.js';
 import { tmpDir } from '../helpers/cli.js';
 
 before(async () => {
@@ -27,14 +28,21 @@ test('L2 applies to every trainable weight but the batch-norm scale/shift of the
   }
 });
 
-test('pruneSnapshots keeps the newest KEEP_CHECKPOINTS epoch folders and never final/, best_model/, interrupted/', () => {
+test("pruneSnapshots keeps this run's newest KEEP_CHECKPOINTS snapshots and touches nothing else", () => {
   const { dir, cleanup } = tmpDir();
+  const state = (seed: number, reason = 'snapshot') => JSON.stringify({ seed, reason });
   try {
-    for (const d of ['1', '2', '3', '10', '20', 'final', 'best_model', 'interrupted']) fs.mkdirSync(path.join(dir, d));
-    pruneSnapshots(dir, 2);
-    assert.deepEqual(fs.readdirSync(dir).sort(), ['10', '20', 'best_model', 'final', 'interrupted']);
-    pruneSnapshots(dir, 0);
-    assert.deepEqual(fs.readdirSync(dir).sort(), ['10', '20', 'best_model', 'final', 'interrupted']);
+    for (const d of ['1', '2', '3', '10', '20', 'final', 'best_model', 'interrupted']) {
+      fs.mkdirSync(path.join(dir, d));
+      fs.writeFileSync(path.join(dir, d, 'state.json'), state(7, /^\d+$/.test(d) ? 'snapshot' : d));
+    }
+    fs.mkdirSync(path.join(dir, '4'));
+    fs.writeFileSync(path.join(dir, '4', 'state.json'), state(8)); // another run's snapshot
+    fs.mkdirSync(path.join(dir, '5')); // not a checkpoint at all
+    pruneSnapshots(dir, 2, 7);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['10', '20', '4', '5', 'best_model', 'final', 'interrupted']);
+    pruneSnapshots(dir, 0, 7);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['10', '20', '4', '5', 'best_model', 'final', 'interrupted']);
   } finally {
     cleanup();
   }

@@ -14,6 +14,7 @@ export const trainCommand: Command = {
     do_eval: { type: 'boolean', default: false, describe: 'evaluate on the val list after each snapshot and keep best_model/' },
     log_steps: { type: 'number', default: 10, describe: 'log a line every N steps (non-TTY stderr)', requiresArg: true },
     debug: { type: 'boolean', default: false, describe: 'also log running train accuracy and mIoU' },
+    overwrite: { type: 'boolean', default: false, describe: 'if TRAIN.MODEL_SAVE_DIR holds an earlier run, move it into <dir>/overwritten-<time>/ (without this, seg refuses)' },
   },
   examples: [
     ['seg train --cfg configs/quickstart_roads.yaml --do_eval', 'train on the offline roads dataset (generated on first use)'],
@@ -37,6 +38,7 @@ export const trainCommand: Command = {
         debug: Boolean(args['debug']),
         workers: defaultWorkers(config, Boolean(args['use_mpio'])),
         interactive: env.isTTY && !args.quiet,
+        overwrite: Boolean(args['overwrite']),
       },
       env.ctx,
     );

@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import type { RunContext } from '../../util/context.js';
 import { dataError, SegError, usageError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
-import { downloadFile, extractArchive, fileDigests, type DownloadResult } from '../../util/download.js';
+import { downloadFile, extractArchive, fileDigests, urlFileName, type DownloadResult } from '../../util/download.js';
 import { encodeLabelPng, readLabel } from '../image_io.js';
 import { DOWNLOADS, type DownloadSpec } from './registry.js';
 
@@ -129,7 +129,7 @@ export async function fetchDataset(name: DownloadSpec['name'], opts: FetchOption
   }
   const url = opts.url ?? spec.url;
   const md5 = opts.md5 ?? (opts.url === undefined ? spec.md5 : undefined);
-  const archive = path.join(root, '.downloads', decodeURIComponent(path.posix.basename(new URL(url).pathname)) || `${name}.${spec.archive}`);
+  const archive = path.join(root, '.downloads', urlFileName(url, `${name}.${spec.archive}`));
   const fetchArchive = (): Promise<DownloadResult> => downloadFile(url, archive, { ...ctx, md5, label: name, httpsOnly: true });
   let download: DownloadResult;
   if (fs.existsSync(archive)) {
