@@ -17,6 +17,12 @@ const EPILOG = `Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 
 Config overrides: KEY VALUE pairs after the flags, e.g. seg train --cfg configs/quickstart_roads.yaml SOLVER.LR 0.01 BATCH_SIZE 4
 Values take pdseg's Python-literal forms: (769, 769), "['lovasz_hinge_loss','bce_loss']", True, None, 1e-4.`;
 
+/** The signals that stop a run cleanly: exit code, how it is announced, how to stop at once. */
+const STOPS = {
+  SIGINT: { code: EXIT_CODES.interrupted, what: 'interrupted', again: 'Ctrl-C' },
+  SIGTERM: { code: EXIT_TERMINATED, what: 'terminated (SIGTERM)', again: 'send SIGTERM' },
+} as const;
+
 const COMMON_OPTIONS: Record<string, Options> = {
   seed: {
     describe: 'seed for every random choice (sets SEED), a non-negative integer',
@@ -113,14 +119,13 @@ export async function main(argv: readonly string[]): Promise<void> {
   let stopCode: number = EXIT_CODES.interrupted;
   const onSignal = (signal: NodeJS.Signals): void => {
     interrupted++;
-    const code = signal === 'SIGTERM' ? EXIT_TERMINATED : EXIT_CODES.interrupted;
+    const stop = STOPS[signal === 'SIGTERM' ? 'SIGTERM' : 'SIGINT'];
     if (interrupted > 1) {
       process.stderr.write(`\nseg: ${signal} again, exiting now\n`);
-      process.exit(code);
+      process.exit(stop.code);
     }
-    stopCode = code;
-    const what = signal === 'SIGTERM' ? 'terminated (SIGTERM)' : 'interrupted';
-    process.stderr.write(`\nseg: ${what}; finishing the current step (send ${signal === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} again to exit at once)\n`);
+    stopCode = stop.code;
+    process.stderr.write(`\nseg: ${stop.what}; finishing the current step (${stop.again} again to exit at once)\n`);
     abort.abort();
   };
   process.on('SIGINT', onSignal);

@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import sharp from 'sharp';
 import { runSeg, tmpDir, type SegResult } from '../helpers/cli.js';
 import { makeTinyDataset, tinyConfig } from '../helpers/tiny_dataset.js';
@@ -38,6 +39,19 @@ function records(runDir: string): MetricRecord[] {
 
 const trainLosses = (runDir: string): Map<number, number> =>
   new Map(records(runDir).filter((r): r is TrainRecord => r.type === 'train').map((r) => [r.step, r.loss]));
+
+/** An onSpawn that sends `signal` once, when stderr first matches `pattern`. */
+const signalAt =
+  (pattern: RegExp, signal: NodeJS.Signals) =>
+  (child: ChildProcess): void => {
+    let sent = false;
+    child.stderr?.on('data', (d: Buffer) => {
+      if (!sent && pattern.test(d.toString())) {
+        sent = true;
+        child.kill(signal);
+      }
+    });
+  };
 
 const ok = (r: SegResult, what: string): void => assert.equal(r.code, 0, `${what} failed (${r.code}):\n${r.stderr}`);
 
@@ -133,17 +147,7 @@ test('resuming from an epoch snapshot reproduces the uninterrupted run; Ctrl-C s
   // Ctrl-C in the middle of training, then resume from interrupted/.
   const intr = path.join(root.dir, 'run-intr');
   const cfgIntr = writeConfig('intr', intr, { epochs: 3 });
-  let sent = false;
-  const c = await runSeg(['train', '--cfg', cfgIntr, '--seed', '11', '--log_steps', '1', '--backend', 'wasm'], {
-    cwd: root.dir,
-    onSpawn: (child) =>
-      child.stderr?.on('data', (d: Buffer) => {
-        if (!sent && /epoch=1 step=2\/4/.test(d.toString())) {
-          sent = true;
-          child.kill('SIGINT');
-        }
-      }),
-  });
+  const c = await runSeg(['train', '--cfg', cfgIntr, '--seed', '11', '--log_steps', '1', '--backend', 'wasm'], { cwd: root.dir, onSpawn: signalAt(/epoch=1 step=2\/4/, 'SIGINT') });
   assert.equal(c.code, 130, c.stderr);
   assert.match(c.stderr, /seg: interrupted error: interrupted at epoch \d step \d\/4; checkpoint saved to .*interrupted/);
   assert.ok(fs.existsSync(path.join(intr, 'interrupted', 'checkpoint.json')));
@@ -189,17 +193,7 @@ test('a new run into a folder that holds a run is refused (exit 2); --overwrite 
 test('SIGTERM (how schedulers stop jobs) is Ctrl-C: interrupted/ saved, exit 143, how to resume', async () => {
   const run = path.join(root.dir, 'run-term');
   const cfg = writeConfig('term', run, { epochs: 3 });
-  let sent = false;
-  const c = await runSeg(['train', '--cfg', cfg, '--seed', '11', '--log_steps', '1', '--backend', 'wasm'], {
-    cwd: root.dir,
-    onSpawn: (child) =>
-      child.stderr?.on('data', (d: Buffer) => {
-        if (!sent && /epoch=1 step=2\/4/.test(d.toString())) {
-          sent = true;
-          child.kill('SIGTERM');
-        }
-      }),
-  });
+  const c = await runSeg(['train', '--cfg', cfg, '--seed', '11', '--log_steps', '1', '--backend', 'wasm'], { cwd: root.dir, onSpawn: signalAt(/epoch=1 step=2\/4/, 'SIGTERM') });
   assert.equal(c.code, 143, c.stderr);
   assert.match(c.stderr, /seg: terminated \(SIGTERM\); finishing the current step/);
   assert.match(c.stderr, /seg: interrupted error: interrupted at epoch \d step \d\/4; checkpoint saved to .*interrupted/);
