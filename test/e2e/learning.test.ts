@@ -6,7 +6,9 @@
  *     measured on the generated val set by the test itself, and the threshold lies above it;
  *   - the same run at learning rate 0 (the network as initialised) must stay below the threshold,
  *     so the threshold is one that only the optimiser's steps can reach.
- * The 1-channel head (BCE) and the 2-channel head (softmax) must both learn it.
+ * Every head and loss family must learn it: the 1-channel head under BCE and under Lovász hinge +
+ * BCE (bars vs background), and the 3-class softmax head (bars 1, squares 2) under softmax and under
+ * Lovász-Softmax + softmax.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,9 +21,17 @@ import { readImage, readLabel } from '../../src/data/image_io.js';
 const EPOCHS = 16;
 /** Bar IoU a trained model must exceed. */
 const THRESHOLD = 0.6;
-const HEADS = [
-  { name: '1-channel head, BCE', loss: '["bce_loss"]' },
-  { name: '2-channel head, softmax', loss: '["softmax_loss"]' },
+interface Head {
+  name: string;
+  classes: 2 | 3;
+  loss: string[];
+  weights?: number[];
+}
+const HEADS: Head[] = [
+  { name: '1-channel head, BCE', classes: 2, loss: ['bce_loss'] },
+  { name: '1-channel head, Lovász hinge + BCE', classes: 2, loss: ['lovasz_hinge_loss', 'bce_loss'], weights: [0.5, 0.5] },
+  { name: '3-class softmax head, softmax', classes: 3, loss: ['softmax_loss'] },
+  { name: '3-class softmax head, Lovász-Softmax + softmax', classes: 3, loss: ['lovasz_softmax_loss', 'softmax_loss'], weights: [0.5, 0.5] },
 ];
 
 /** Grey level between the shapes' colour (165-215) and the background's (50-110). */
@@ -60,30 +70,33 @@ async function trainedIoU(cfgPath: string, runDir: string): Promise<number> {
 
 describe('training learns the shapes task (seg train, wasm)', () => {
   const tmp = tmpDir('seg-learning-');
-  const data = path.join(tmp.dir, 'shapes');
+  /** The same images (same seed) with binary labels and with 3-class labels. */
+  const data = { 2: path.join(tmp.dir, 'shapes2'), 3: path.join(tmp.dir, 'shapes3') } as const;
   let byColour = 1;
   before(async () => {
-    await makeShapesDataset(data, { classes: 2, train: 96, val: 32 });
-    byColour = await colourOnlyIoU(data);
+    for (const classes of [2, 3] as const) await makeShapesDataset(data[classes], { classes, train: 96, val: 32 });
+    byColour = await colourOnlyIoU(data[2]);
     assert.ok(byColour < THRESHOLD - 0.1, `the threshold ${THRESHOLD} must lie well above what colour alone gives (${byColour.toFixed(3)})`);
   });
   after(() => tmp.cleanup());
 
-  const run = async (name: string, loss: string, epochs: number, lr?: number): Promise<number> => {
-    const dir = path.join(tmp.dir, name.replace(/[^a-z0-9]+/gi, '_'));
+  const run = async (h: Head, epochs: number, lr?: number): Promise<number> => {
+    const dir = path.join(tmp.dir, h.name.replace(/[^a-z0-9]+/gi, '_'));
     const cfg = `${dir}.yaml`;
-    fs.writeFileSync(cfg, shapesConfig(data, dir, { classes: 2, loss, epochs, ...(lr === undefined ? {} : { lr }) }));
+    fs.writeFileSync(cfg, shapesConfig(data[h.classes], dir, { ...h, epochs, ...(lr === undefined ? {} : { lr }) }));
     return trainedIoU(cfg, dir);
   };
 
-  test('at learning rate 0 the network stays below the threshold', async () => {
-    const iou = await run('frozen', '["bce_loss"]', 1, 0);
+  test('at learning rate 0 the network stays below the threshold', async (t) => {
+    const iou = await run({ name: 'frozen', classes: 2, loss: ['bce_loss'] }, 1, 0);
+    t.diagnostic(`bar IoU ${iou.toFixed(3)}`);
     assert.ok(iou < THRESHOLD, `untrained bar IoU ${iou.toFixed(3)}`);
   });
 
   for (const h of HEADS) {
-    test(h.name, async () => {
-      const iou = await run(h.name, h.loss, EPOCHS);
+    test(h.name, async (t) => {
+      const iou = await run(h, EPOCHS);
+      t.diagnostic(`bar IoU ${iou.toFixed(3)} (colour alone ${byColour.toFixed(3)})`);
       assert.ok(iou > THRESHOLD, `bar IoU ${iou.toFixed(3)} after ${EPOCHS} epochs, needs > ${THRESHOLD} (colour alone: ${byColour.toFixed(3)})`);
     });
   }

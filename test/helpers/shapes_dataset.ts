@@ -66,8 +66,13 @@ export async function makeShapesDataset(dir: string, opts: { classes: 2 | 3; tra
 }
 
 /** A seg config (YAML text) for the shapes task: DeepLabv3+ ×0.5 with ASPP and the decoder, Adam, poly. */
-export function shapesConfig(dataDir: string, runDir: string, o: { classes: 2 | 3; loss: string; epochs: number; lr?: number }): string {
+export function shapesConfig(
+  dataDir: string,
+  runDir: string,
+  o: { classes: 2 | 3; loss: readonly string[]; weights?: readonly number[]; epochs: number; lr?: number },
+): string {
   const size = SHAPES_SIZE;
+  const weights = (o.weights ?? []).map((w, i) => `    ${o.loss[i]!.toUpperCase()}: ${w}`);
   return [
     `TRAIN_CROP_SIZE: (${size}, ${size})`,
     `EVAL_CROP_SIZE: (${size}, ${size})`,
@@ -99,7 +104,8 @@ export function shapesConfig(dataDir: string, runDir: string, o: { classes: 2 | 
     `  LR: ${o.lr ?? 0.003}`,
     '  LR_POLICY: poly',
     `  NUM_EPOCHS: ${o.epochs}`,
-    `  LOSS: ${o.loss}`,
+    `  LOSS: ${JSON.stringify(o.loss)}`,
+    ...(weights.length > 0 ? ['  LOSS_WEIGHT:', ...weights] : []),
     '',
   ].join('\n');
 }
