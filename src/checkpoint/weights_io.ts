@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { dataError } from '../util/errors.js';
+import { dataError, withPath } from '../util/errors.js';
 
 /** A named tensor, as the trainer and the optimiser pass them. */
 export interface NamedTensor {
@@ -58,6 +58,8 @@ export function writeFileSynced(file: string, data: string | Uint8Array, fsync =
   try {
     fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
     if (fsync) fs.fsyncSync(fd);
+  } catch (e) {
+    throw withPath(e, file);
   } finally {
     fs.closeSync(fd);
   }
@@ -119,6 +121,7 @@ export function readShards(dir: string, groups: readonly ManifestGroup[], manife
         const t = map[spec.name];
         if (!t) throw dataError(`${manifestFile}: weight ${spec.name} could not be decoded`, { file: manifestFile });
         out.push({ name: spec.name, tensor: t });
+        checkFinite(spec.name, t, manifestFile);
       }
     }
   } catch (e) {
@@ -126,6 +129,18 @@ export function readShards(dir: string, groups: readonly ManifestGroup[], manife
     throw e;
   }
   return out;
+}
+
+/** A weight holding NaN or ±Inf (a diverged run, a damaged file) is refused: it would predict one class everywhere. */
+function checkFinite(name: string, t: tf.Tensor, manifestFile: string): void {
+  if (t.dtype !== 'float32') return;
+  const values = t.dataSync();
+  const bad = values.findIndex((v) => !Number.isFinite(v));
+  if (bad < 0) return;
+  throw dataError(`${manifestFile}: weight ${name} holds a non-finite value (${values[bad]} at index ${bad})`, {
+    file: manifestFile,
+    hint: 'these weights come from a run that diverged or from a damaged file: use an earlier checkpoint',
+  });
 }
 
 /** Read and parse a JSON file, with a data error naming it on failure. */

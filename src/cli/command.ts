@@ -6,6 +6,7 @@
 import type { Options, PositionalOptions } from 'yargs';
 import type { RunContext } from '../util/context.js';
 import type { BackendChoice } from '../backend/choices.js';
+import { usageError, type SegError } from '../util/errors.js';
 
 /** Flags every command takes. */
 export interface CommonArgs {
@@ -54,3 +55,31 @@ export const gpuOptions: Record<string, Options> = {
   use_gpu: { type: 'boolean', default: false, describe: 'prefer a GPU backend (@tensorflow/tfjs-node-gpu) when installed' },
   use_mpio: { type: 'boolean', default: false, describe: 'decode and augment images in DATALOADER.NUM_WORKERS worker threads' },
 };
+
+/**
+ * Errors of flag values found inside yargs' `coerce`: yargs re-throws them as its own error with the
+ * same message, so main.ts's failure handler finds the original (and its hint) here by message.
+ */
+export const flagErrors = new Map<string, SegError>();
+
+export function flagError(message: string, hint: string): SegError {
+  const e = usageError(message, { hint });
+  flagErrors.set(message, e);
+  return e;
+}
+
+/** An integer flag in [min, max]: `abc`, `1.5` or an out-of-range value is a usage error naming the flag. */
+export function integerFlag(name: string, o: { describe: string; min: number; max?: number; default?: number; example: number }): Options {
+  const range = o.max === undefined ? `an integer >= ${o.min}` : `an integer from ${o.min} to ${o.max}`;
+  return {
+    type: 'string',
+    describe: o.describe,
+    requiresArg: true,
+    ...(o.default === undefined ? {} : { default: o.default }),
+    coerce: (v: unknown) => {
+      const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+      if (!Number.isInteger(n) || n < o.min || (o.max !== undefined && n > o.max)) throw flagError(`--${name} expects ${range}, got ${JSON.stringify(v)}`, `e.g. --${name} ${o.example}`);
+      return n;
+    },
+  };
+}

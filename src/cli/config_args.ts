@@ -4,9 +4,11 @@ import type { CliEnv, CommonArgs } from './command.js';
 
 export function configFromArgs(args: CommonArgs & Record<string, unknown>, env: CliEnv): ResolvedConfig {
   const cfgFile = typeof args['cfg'] === 'string' ? args['cfg'] : undefined;
-  return resolveConfig({
+  const resolved = resolveConfig({
     cfgFile,
     overrides: env.overrides,
     flagValues: args.seed === undefined ? {} : { SEED: args.seed },
   });
+  for (const w of resolved.warnings) env.ctx.log.warn(w);
+  return resolved;
 }

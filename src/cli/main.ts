@@ -7,11 +7,13 @@
  */
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv, type Options } from 'yargs';
-import { EXIT_CODES, EXIT_TERMINATED, SegError, usageError } from '../util/errors.js';
-import type { CliEnv, Command, CommonArgs } from './command.js';
+import { EXIT_CODES, EXIT_TERMINATED, ioError, nearest, SegError, usageError } from '../util/errors.js';
+import { flagError, flagErrors, integerFlag, type CliEnv, type Command, type CommonArgs } from './command.js';
 import { makeContext } from './output.js';
 import { BACKEND_CHOICES } from '../backend/choices.js';
 import { COMMANDS } from './commands/index.js';
+import { MAX_SEED } from '../util/rng.js';
+import { escapeControls } from '../util/text.js';
 
 const EPILOG = `Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 data problem (check NOT PASS, unreadable or invalid data), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 Config overrides: KEY VALUE pairs after the flags, e.g. seg train --cfg configs/quickstart_roads.yaml SOLVER.LR 0.01 BATCH_SIZE 4
@@ -24,15 +26,7 @@ const STOPS = {
 } as const;
 
 const COMMON_OPTIONS: Record<string, Options> = {
-  seed: {
-    describe: 'seed for every random choice (sets SEED), a non-negative integer',
-    requiresArg: true,
-    coerce: (v: unknown) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0) throw usageError(`--seed expects a non-negative integer, got ${JSON.stringify(v)}`, { hint: 'e.g. --seed 42' });
-      return n;
-    },
-  },
+  seed: integerFlag('seed', { describe: 'seed for every random choice (sets SEED)', min: 0, max: MAX_SEED, example: 42 }),
   json: { type: 'boolean', default: false, describe: 'print the result as one JSON object on stdout' },
   quiet: { alias: 'q', type: 'boolean', default: false, describe: 'only warnings and errors on stderr' },
   verbose: { alias: 'v', type: 'boolean', default: false, describe: 'debug messages, and stack traces on errors' },
@@ -45,7 +39,7 @@ const COMMON_OPTIONS: Record<string, Options> = {
     coerce: (v: unknown) => {
       if (v === 'auto') return 'auto';
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw usageError(`--threads expects a positive integer or auto, got ${JSON.stringify(v)}`, { hint: 'e.g. --threads 2' });
+      if (!Number.isInteger(n) || n < 1) throw flagError(`--threads expects a positive integer or auto, got ${JSON.stringify(v)}`, 'e.g. --threads 2');
       return n;
     },
   },
@@ -145,12 +139,13 @@ export async function main(argv: readonly string[]): Promise<void> {
   let yargsArgv = [...argv];
   let exitCode: number = EXIT_CODES.ok;
   try {
+    checkCommandWords(argv, cmd, depth);
     if (cmd?.overrides) {
       const split = splitOverrides(argv.slice(depth), cmd);
       overrides = split.overrides;
       yargsArgv = [...argv.slice(0, depth), ...split.flags];
     }
-    const env: CliEnv = { out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`), ctx, overrides, isTTY };
+    const env: CliEnv = { out: (text) => process.stdout.write(escapeControls(text.endsWith('\n') ? text : `${text}\n`)), ctx, overrides, isTTY };
     let result: number | undefined;
     const handlerFor =
       (c: Command) =>
@@ -184,6 +179,8 @@ export async function main(argv: readonly string[]): Promise<void> {
       .exitProcess(false)
       .fail((msg: string | undefined, err: Error | undefined) => {
         if (err instanceof SegError) throw err;
+        const flag = flagErrors.get(err?.message ?? '');
+        if (flag) throw flag;
         throw usageError((msg ?? err?.message ?? 'invalid command line').replace(/\s*\n\s*/g, ' ').trim(), { hint: `see seg ${depth > 0 ? `${argv.slice(0, depth).join(' ')} ` : ''}--help` });
       });
     y = addOptions(y, COMMON_OPTIONS);
@@ -202,15 +199,27 @@ export async function main(argv: readonly string[]): Promise<void> {
   process.exitCode = exitCode;
 }
 
-function reportError(e: unknown, verbose: boolean): number {
+/** `seg trian` or `seg dataset mak`: say which word is unknown, and the nearest command. */
+function checkCommandWords(argv: readonly string[], cmd: Command | undefined, depth: number): void {
+  const [word, parent, choices] = depth === 0 ? [argv[0], '', COMMANDS] : depth === 1 && cmd?.subcommands ? [argv[1], `${cmd.name} `, cmd.subcommands] : [undefined, '', []];
+  if (word === undefined || word.startsWith('-')) return;
+  const names = choices.map((c) => c.name.split(' ')[0] ?? c.name);
+  const suggestion = nearest(word, names);
+  throw usageError(`unknown command ${parent}${word}${suggestion ? `; did you mean ${parent}${suggestion}?` : ''}`, {
+    hint: `the ${parent === '' ? 'commands' : `subcommands of ${parent.trim()}`} are ${names.join(', ')} (see seg ${parent}--help)`,
+  });
+}
+
+function reportError(thrown: unknown, verbose: boolean): number {
+  const e = ioError(thrown) ?? thrown;
   if (e instanceof SegError) {
-    process.stderr.write(`seg: ${e.kind} error: ${e.message}\n`);
-    if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);
+    process.stderr.write(`seg: ${e.kind} error: ${escapeControls(e.message)}\n`);
+    if (e.hint) process.stderr.write(`hint: ${escapeControls(e.hint)}\n`);
     if (verbose) process.stderr.write(`${e.stack ?? ''}\n${e.cause instanceof Error ? `caused by: ${e.cause.stack ?? e.cause.message}\n` : ''}`);
     return e.exitCode;
   }
   const err = e instanceof Error ? e : new Error(String(e));
-  process.stderr.write(`seg: runtime error: ${err.message.split('\n')[0] ?? ''}\n`);
+  process.stderr.write(`seg: runtime error: ${escapeControls(err.message.split('\n')[0] ?? '')}\n`);
   process.stderr.write(verbose ? `${err.stack ?? ''}\n` : 'hint: this looks like a bug in seg; rerun with --verbose for the stack trace and report it\n');
   return EXIT_CODES.runtime;
 }

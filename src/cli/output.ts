@@ -4,6 +4,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { Logger, ProgressFactory, RunContext } from '../util/context.js';
+import { escapeControls } from '../util/text.js';
 
 export interface OutputOptions {
   quiet: boolean;
@@ -20,7 +21,8 @@ const formatFields = (fields: Readonly<Record<string, string | number>> | undefi
 
 export function makeContext(opts: OutputOptions): { ctx: RunContext; finish: () => void } {
   let activeBar: cliProgress.SingleBar | undefined;
-  const write = (line: string): void => {
+  const write = (text: string): void => {
+    const line = escapeControls(text);
     if (activeBar) {
       // Keep the bar intact: clear its line, print, and let it redraw.
       process.stderr.write('\r\x1b[2K');

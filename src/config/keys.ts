@@ -25,6 +25,7 @@ export interface JsonSchemaNode {
   exclusiveMaximum?: number;
   minItems?: number;
   maxItems?: number;
+  maxLength?: number;
   pattern?: string;
 }
 
@@ -75,10 +76,14 @@ export function describeType(node: JsonSchemaNode): string {
   switch (t) {
     case 'integer':
     case 'number': {
+      const max = node.maximum !== undefined && node.maximum < Number.MAX_SAFE_INTEGER ? node.maximum : undefined;
+      // An integer > 0 is >= 1: with a maximum, say it as a range.
+      const min = node.minimum !== undefined && node.minimum > -Number.MAX_SAFE_INTEGER ? node.minimum : t === 'integer' && node.exclusiveMinimum !== undefined ? node.exclusiveMinimum + 1 : undefined;
+      if (min !== undefined && max !== undefined) return `${t} from ${min} to ${max}`;
       const bounds: string[] = [];
       if (node.exclusiveMinimum !== undefined) bounds.push(`> ${node.exclusiveMinimum}`);
-      if (node.minimum !== undefined && node.minimum > -Number.MAX_SAFE_INTEGER) bounds.push(`>= ${node.minimum}`);
-      if (node.maximum !== undefined && node.maximum < Number.MAX_SAFE_INTEGER) bounds.push(`<= ${node.maximum}`);
+      else if (min !== undefined) bounds.push(`>= ${min}`);
+      if (max !== undefined) bounds.push(`<= ${max}`);
       if (node.exclusiveMaximum !== undefined) bounds.push(`< ${node.exclusiveMaximum}`);
       return [t, ...bounds].join(' ');
     }
@@ -87,7 +92,7 @@ export function describeType(node: JsonSchemaNode): string {
     case 'null':
       return 'None';
     case 'string':
-      return node.pattern ? `string matching ${node.pattern}` : 'string';
+      return node.pattern ? `string matching ${node.pattern}` : node.maxLength !== undefined ? `string of at most ${node.maxLength} characters` : 'string';
     case 'array': {
       const items = Array.isArray(node.items) ? undefined : node.items;
       return items ? `list of ${plural(describeType(items))}` : 'list';

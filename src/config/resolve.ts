@@ -32,6 +32,8 @@ export interface ResolvedConfig {
   explicit: ReadonlySet<string>;
   /** Where each explicit key came from, for messages: a file path or 'command line'. */
   origins: ReadonlyMap<string, string>;
+  /** Settings that are valid but probably not what the user meant (e.g. a weight of an unused loss). */
+  warnings: string[];
 }
 
 type Raw = { [key: string]: unknown };
@@ -63,8 +65,8 @@ export function resolveConfig(opts: ResolveOptions = {}): ResolvedConfig {
   if (!parsed.success) throw formatZodError(parsed.error, raw, origins);
   const explicit = new Set(origins.keys());
   const config = deriveConfig(parsed.data, explicit, cwd);
-  validateConfig(config, origins);
-  return { config, explicit, origins };
+  const warnings = validateConfig(config, origins);
+  return { config, explicit, origins, warnings };
 }
 
 function readYaml(file: string): unknown {
@@ -73,27 +75,40 @@ function readYaml(file: string): unknown {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw configError(`cannot read config file ${file}${code === 'ENOENT' ? ': no such file' : `: ${code ?? String(e)}`}`, {
-      file,
-      hint: code === 'ENOENT' ? `check the path; shipped configs are in ${path.join('configs', '')}` : 'check the file permissions',
-      cause: e,
-    });
+    const what = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (code ?? String(e));
+    throw configError(`cannot read config file ${file}: ${what}`, { file, hint: readHint(file, code), cause: e });
   }
   try {
-    return yaml.load(text, { filename: file }) ?? {};
+    // No aliases (*name): a few nested ones expand a 1 KB file into gigabytes, and pdseg's configs use none.
+    return yaml.load(text, { filename: file, maxAliases: 0 }) ?? {};
   } catch (e) {
     if (e instanceof yaml.YAMLException) {
       const line = e.mark ? e.mark.line + 1 : undefined;
       const col = e.mark ? e.mark.column + 1 : undefined;
-      throw configError(`${file}${line !== undefined ? `:${line}:${col}` : ''}: YAML syntax error: ${e.reason}`, {
+      const alias = /maxAliases/.test(e.reason);
+      throw configError(`${file}${line !== undefined ? `:${line}:${col}` : ''}: ${alias ? 'YAML aliases (*name) are not allowed in a config' : `YAML syntax error: ${e.reason}`}`, {
         file,
         ...(line !== undefined ? { line } : {}),
-        hint: 'fix the YAML at that line and column (indentation, brackets, quotes)',
+        hint: alias ? 'write the value out where the alias stands (an anchor &name alone is fine)' : 'fix the YAML at that line and column (indentation, brackets, quotes)',
         cause: e,
       });
     }
     throw e;
   }
+}
+
+function readHint(file: string, code: string | undefined): string {
+  if (code === 'ENOENT') return `check the path; shipped configs are in ${path.join('configs', '')}`;
+  if (code === 'EISDIR') {
+    let yamls: string[] = [];
+    try {
+      yamls = fs.readdirSync(file).filter((f) => /\.ya?ml$/i.test(f)).slice(0, 3);
+    } catch {
+      // an unreadable folder: no examples to offer
+    }
+    return yamls.length > 0 ? `--cfg takes a YAML file, e.g. ${yamls.map((f) => path.join(file, f)).join(', ')}` : '--cfg takes a YAML file, not a folder';
+  }
+  return code === 'EACCES' ? 'check the file permissions' : 'check that the file is readable';
 }
 
 /** Flatten the YAML mapping to [dotted key, value] pairs, checking every key against the schema. */
@@ -201,7 +216,9 @@ function formatZodError(error: z.ZodError, raw: Raw, origins: Map<string, string
     const suggestion = nearest(given, values);
     what = `${where}${JSON.stringify(given)} is not one of ${values.map((v) => JSON.stringify(v)).join(', ')}${suggestion ? `; did you mean ${JSON.stringify(suggestion)}?` : ''}`;
   } else if (['invalid_type', 'invalid_union', 'invalid_value', 'too_small', 'too_big'].includes(issue.code) && !(issue.code === 'too_small' && Array.isArray(given))) {
-    const expected = node && schemaKey === key ? describeType(node) : issue.message.replace(/^Invalid (input|option): (expected )?/, '');
+    const items = node?.items !== undefined && !Array.isArray(node.items) ? node.items : undefined;
+    const typeNode = schemaKey === key ? node : segments.length === schemaKey.split('.').length + 1 ? items : undefined;
+    const expected = typeNode ? describeType(typeNode) : issue.message.replace(/^Invalid (input|option): (expected )?/, '');
     what = `${where}expected ${expected}, got ${show(given)}`;
   } else {
     what = `${where}${issue.message}, got ${show(given)}`;
@@ -209,7 +226,7 @@ function formatZodError(error: z.ZodError, raw: Raw, origins: Map<string, string
   return configError(`${schemaKey || key}: ${what}${from}`, {
     key: schemaKey || key,
     ...(origin !== undefined && origin !== 'command line' ? { file: origin } : {}),
-    hint: node?.description ? `${key}: ${node.description}` : 'see docs/config.md for the valid values',
+    hint: node?.description ? `${schemaKey || key}: ${node.description}` : 'see docs/config.md for the valid values',
   });
 }
 

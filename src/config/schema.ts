@@ -11,19 +11,25 @@
 import { z } from 'zod';
 import { LOSS_NAMES, lossWeightKey } from '../losses/registry.js';
 import { BACKBONE_NAMES } from '../models/backbones/registry.js';
+import { MAX_SEED } from '../util/rng.js';
 
 const posInt = () => z.number().int().positive();
 const nonNegInt = () => z.number().int().nonnegative();
 const num = () => z.number();
 const bool = () => z.boolean();
-const str = () => z.string();
+/** Longest string value (a path, a name): longer ones are mistakes, and would swamp messages. */
+export const MAX_STRING_LENGTH = 4096;
+const str = () => z.string().max(MAX_STRING_LENGTH);
+/** Largest image side (crop, resize) in pixels: beyond it a single image no longer fits a typed array of the step. */
+export const MAX_IMAGE_SIDE = 8192;
+const side = () => posInt().max(MAX_IMAGE_SIDE);
 
 /** A (w, h) size: two positive integers, or empty (unset). */
 const cropSize = () =>
   z
-    .array(posInt())
+    .array(side())
     .refine((a) => a.length === 0 || a.length === 2, { message: 'expected (width, height): two integers, or () for unset' });
-const size2 = () => z.array(posInt()).refine((a) => a.length === 2, { message: 'expected (width, height): two integers' });
+const size2 = () => z.array(side()).refine((a) => a.length === 2, { message: 'expected (width, height): two integers' });
 
 /** SOLVER.LOSS: a list of loss names; a bare string is accepted as a one-element list (pdseg turned it into characters). */
 export const lossList = () =>
@@ -34,11 +40,11 @@ export const lossList = () =>
 
 const lossWeights = () =>
   z
-    .object(Object.fromEntries(LOSS_NAMES.map((n) => [lossWeightKey(n), num().default(1).describe(`weight of ${n} in the total loss`)])))
+    .object(Object.fromEntries(LOSS_NAMES.map((n) => [lossWeightKey(n), num().nonnegative().default(1).describe(`weight of ${n} in the total loss (>= 0)`)])))
     .strict();
 /** Weights of a LOSS_STAGES entry: those not given fall back to SOLVER.LOSS_WEIGHT. */
 const stageLossWeights = () =>
-  z.object(Object.fromEntries(LOSS_NAMES.map((n) => [lossWeightKey(n), num().optional()]))).strict();
+  z.object(Object.fromEntries(LOSS_NAMES.map((n) => [lossWeightKey(n), num().nonnegative().optional()]))).strict();
 
 const section = <T extends z.ZodRawShape>(shape: T, description: string) => z.object(shape).strict().prefault({} as never).describe(description);
 
@@ -51,7 +57,7 @@ export const ConfigSchema = z
     TRAIN_CROP_SIZE: cropSize().default([]).describe('(width, height) of the random training crop; must be set'),
     NUM_TRAINERS: posInt().default(1).describe('pdseg multi-process training; seg trains in one process, so it must stay 1'),
     TRAINER_ID: nonNegInt().default(0).describe('pdseg multi-process trainer id; must stay 0'),
-    SEED: z.union([z.null(), nonNegInt()]).default(null).describe('(seg) seed of every random choice; None picks one and records it; --seed overrides'),
+    SEED: z.union([z.null(), nonNegInt().max(MAX_SEED)]).default(null).describe('(seg) seed of every random choice; None picks one and records it; --seed overrides'),
 
     DATALOADER: section(
       {
@@ -71,7 +77,7 @@ export const ConfigSchema = z
         TRAIN_TOTAL_IMAGES: nonNegInt().default(2975).describe('derived: number of lines in TRAIN_FILE_LIST'),
         VAL_TOTAL_IMAGES: nonNegInt().default(500).describe('derived: number of lines in VAL_FILE_LIST'),
         TEST_TOTAL_IMAGES: nonNegInt().default(500).describe('derived: number of lines in TEST_FILE_LIST'),
-        NUM_CLASSES: posInt().default(19).describe('number of classes, background included'),
+        NUM_CLASSES: z.number().int().min(2).default(19).describe('number of classes, background included: at least 2 (a binary task is 2, with a 1-channel head under bce/dice/lovasz_hinge)'),
         CLASS_NAMES: z.union([z.null(), z.array(str())]).default(null).describe('(seg) class names for reports, NUM_CLASSES of them'),
         IMAGE_TYPE: z.enum(['rgb', 'gray', 'rgba']).default('rgb').describe('channels fed to the model'),
         DATA_DIM: posInt().default(3).describe('derived: 3 for rgb and gray, 4 for rgba'),
@@ -89,9 +95,9 @@ export const ConfigSchema = z
         MIN_SCALE_FACTOR: num().positive().default(0.5).describe('stepscaling: smallest scale'),
         MAX_SCALE_FACTOR: num().positive().default(2.0).describe('stepscaling: largest scale'),
         SCALE_STEP_SIZE: num().nonnegative().default(0.25).describe('stepscaling: step between scales (0 = uniform)'),
-        MIN_RESIZE_VALUE: posInt().default(400).describe('rangescaling: smallest long side'),
-        MAX_RESIZE_VALUE: posInt().default(600).describe('rangescaling: largest long side'),
-        INF_RESIZE_VALUE: posInt().default(500).describe('rangescaling: long side at eval/vis time'),
+        MIN_RESIZE_VALUE: side().default(400).describe('rangescaling: smallest long side'),
+        MAX_RESIZE_VALUE: side().default(600).describe('rangescaling: largest long side'),
+        INF_RESIZE_VALUE: side().default(500).describe('rangescaling: long side at eval/vis time'),
         MIRROR: bool().default(true).describe('random horizontal flip (50%)'),
         FLIP: bool().default(false).describe('random vertical flip'),
         FLIP_RATIO: num().min(0).max(1).default(0.5).describe('probability of the vertical flip, as 1/int(1/FLIP_RATIO)'),

@@ -3,7 +3,9 @@
  * lengths that must agree, and pdseg keys seg accepts for compatibility but does not build.
  */
 import type { SegConfig } from './schema.js';
-import { LOSSES, type LossName } from '../losses/registry.js';
+import { LOSSES, LOSS_NAMES, lossWeightKey, type LossName } from '../losses/registry.js';
+import { activeLossStage } from '../losses/build.js';
+import { allLossNames } from './derive.js';
 import { configError } from '../util/errors.js';
 import { show } from './format.js';
 
@@ -36,7 +38,34 @@ function checkLossList(key: string, names: readonly string[], cfg: SegConfig, or
   }
 }
 
-export function validateConfig(cfg: SegConfig, origins: Origins): void {
+/**
+ * Loss weights: each active mix (SOLVER.LOSS, every LOSS_STAGES entry) must weigh more than 0 in
+ * all; a weight set for a loss no mix uses has no effect, which the returned warning says.
+ */
+function checkLossWeights(cfg: SegConfig, origins: Origins): string[] {
+  for (const begin of [undefined, ...cfg.SOLVER.LOSS_STAGES.map((s) => s.BEGIN_EPOCH)]) {
+    const mix = activeLossStage(cfg, begin);
+    if (mix.terms.every((t) => t.weight === 0)) {
+      const key = mix.stage === null ? 'SOLVER.LOSS_WEIGHT' : 'SOLVER.LOSS_STAGES';
+      fail(key, `every loss of ${mix.describe} has weight 0, so nothing would be trained`, 'give at least one loss of the mix a weight above 0', origins);
+    }
+  }
+  const used = new Set<string>(allLossNames(cfg));
+  const warnings: string[] = [];
+  for (const name of LOSS_NAMES) {
+    const key = `SOLVER.LOSS_WEIGHT.${lossWeightKey(name)}`;
+    if (origins.has(key) && !used.has(name)) warnings.push(`${key} is set but ${name} is in neither SOLVER.LOSS nor any SOLVER.LOSS_STAGES entry: the weight has no effect`);
+  }
+  cfg.SOLVER.LOSS_STAGES.forEach((stage, i) => {
+    for (const [k, w] of Object.entries(stage.LOSS_WEIGHT)) {
+      if (w !== undefined && !stage.LOSS.some((n) => lossWeightKey(n) === k)) warnings.push(`SOLVER.LOSS_STAGES[${i}] sets LOSS_WEIGHT ${k} but its LOSS (${stage.LOSS.join(', ')}) does not include it: the weight has no effect`);
+    }
+  });
+  return warnings;
+}
+
+/** Checks every cross-key rule (throws a config error naming the key); returns warnings. */
+export function validateConfig(cfg: SegConfig, origins: Origins): string[] {
   const C = cfg.DATASET.NUM_CLASSES;
   const D = cfg.DATASET.DATA_DIM;
 
@@ -72,6 +101,7 @@ export function validateConfig(cfg: SegConfig, origins: Origins): void {
     if (stage.BEGIN_EPOCH <= prevBegin) fail(key, `stage ${i}: BEGIN_EPOCH ${stage.BEGIN_EPOCH} must be greater than the previous stage's (${prevBegin})`, 'list stages in increasing BEGIN_EPOCH order', origins);
     prevBegin = stage.BEGIN_EPOCH;
   });
+  const warnings = checkLossWeights(cfg, origins);
   const cew = cfg.SOLVER.CROSS_ENTROPY_WEIGHT;
   if (Array.isArray(cew) && cew.length !== C) {
     fail('SOLVER.CROSS_ENTROPY_WEIGHT', `has ${cew.length} weights but NUM_CLASSES is ${C}`, 'give one weight per class', origins);
@@ -108,4 +138,5 @@ export function validateConfig(cfg: SegConfig, origins: Origins): void {
   for (const [key, ok, why] of unsupported) {
     if (!ok) fail(key, 'is a pdseg option that seg does not build', `remove it or keep its default: ${why}`, origins);
   }
+  return warnings;
 }

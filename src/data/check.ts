@@ -17,6 +17,7 @@
  * lovasz_hinge_loss.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { SegConfig } from '../config/schema.js';
 import type { RunContext } from '../util/context.js';
@@ -24,6 +25,7 @@ import { SegError } from '../util/errors.js';
 import { pipelineOptions, resizedSize } from './augment.js';
 import { labelsRequired, listFileFor, listKeyFor, parseFileList, type ListEntry } from './file_list.js';
 import { readImage, readLabel, type DecodedLabel } from './image_io.js';
+import { escapeControls } from '../util/text.js';
 
 export type CheckSplit = 'train' | 'val' | 'test';
 
@@ -79,9 +81,11 @@ export interface ClassFraction {
 }
 
 export interface CheckReport {
-  /** Every check of every split passed. */
+  /** Every check of every split passed, and the memory check. */
   pass: boolean;
   splits: SplitReport[];
+  /** Whether a training step at BATCH_SIZE × TRAIN_CROP_SIZE fits in this machine's memory. */
+  memory: CheckItem;
   /** Class shares on the training labels (empty when nothing could be read). */
   classFractions: ClassFraction[];
   /** Advice (rare classes) and warnings (INF_RESIZE_VALUE). */
@@ -99,6 +103,30 @@ export interface CheckOptions {
    * which import tfjs); default: none.
    */
   oneChannelLosses?: readonly string[];
+}
+
+/**
+ * Peak memory of a training step, as a base plus bytes per input pixel (batch × crop): measured
+ * with `npm run bench` (DeepLabv3+/MobileNetV2 ×1.0, ASPP and decoder): peak RSS 0.90 GB at 2×256²
+ * and 2.76 GB at 2×512² (docs/performance.md). Narrower backbones need less; this is an upper guide.
+ */
+export const STEP_MEMORY = { baseBytes: 0.3e9, bytesPerPixel: 4.8e3 } as const;
+
+/** NOT PASS when a training step would need more than the machine's memory; a warning above what is free now. */
+export function memoryCheck(cfg: SegConfig, totalBytes = os.totalmem(), freeBytes = os.freemem()): CheckItem {
+  const [w = 0, h = 0] = cfg.TRAIN_CROP_SIZE;
+  const need = STEP_MEMORY.baseBytes + STEP_MEMORY.bytesPerPixel * cfg.BATCH_SIZE * w * h;
+  const gb = (b: number): string => `${(b / 1e9).toFixed(1)} GB`;
+  const line = `a training step at BATCH_SIZE ${cfg.BATCH_SIZE} × TRAIN_CROP_SIZE (${w}, ${h}) needs about ${gb(need)}; this machine has ${gb(totalBytes)} (${gb(freeBytes)} free)`;
+  const pass = need <= totalBytes;
+  return {
+    id: 'memory',
+    title: 'training memory check',
+    pass,
+    ...(pass && need > freeBytes ? { warning: `${line}: other programs may have to give memory back` } : {}),
+    messages: pass ? [line] : [line, 'lower BATCH_SIZE (SOLVER.ACCUMULATE_STEPS keeps the effective batch) or TRAIN_CROP_SIZE'],
+    offending: [],
+  };
 }
 
 /** A class under this share of the labelled pixels gets the Lovász hint. */
@@ -392,8 +420,10 @@ export async function checkDataset(cfg: SegConfig, ctx: RunContext, opts: CheckO
     warnings.push(`AUG.AUG_METHOD is rangescaling but AUG.INF_RESIZE_VALUE ${a.INF_RESIZE_VALUE} is not in [AUG.MIN_RESIZE_VALUE, AUG.MAX_RESIZE_VALUE] = [${a.MIN_RESIZE_VALUE}, ${a.MAX_RESIZE_VALUE}]`);
   }
   for (const s of splits) for (const c of s.checks) if (c.warning) warnings.push(`${s.split}: ${c.warning}`);
+  const memory = memoryCheck(cfg);
+  if (memory.warning) warnings.push(memory.warning);
   const { fractions, hints } = classFractions(cfg, splits.find((s) => s.split === 'train'));
-  return { pass: splits.every((s) => s.checks.every((c) => c.pass)), splits, classFractions: fractions, hints, warnings };
+  return { pass: memory.pass && splits.every((s) => s.checks.every((c) => c.pass)), splits, memory, classFractions: fractions, hints, warnings };
 }
 
 /** The console report: pdseg's layout (PASS / NOT PASS lines with summaries), one split after another. */
@@ -415,13 +445,15 @@ export function formatReport(r: CheckReport, cfg: SegConfig): string {
     }
   });
   out.push('-----------------------------');
+  out.push(`${r.memory.pass ? 'PASS' : 'NOT PASS'} ${r.memory.title}`);
+  for (const m of r.memory.messages) out.push(`  ${m}`);
   if (r.classFractions.length > 0) {
     out.push('Class share of the labelled training pixels:');
     for (const f of r.classFractions) out.push(`  ${f.index} ${f.name}: ${(100 * f.fraction).toFixed(2)}%${f.rare ? ' (rare)' : ''}`);
   }
   for (const w of r.warnings) out.push(`WARNING: ${w}`);
   for (const h of r.hints) out.push(`hint: ${h}`);
-  const failed = r.splits.flatMap((s) => s.checks.filter((c) => !c.pass).map((c) => `${s.split}: ${c.title}`));
+  const failed = [...r.splits.flatMap((s) => s.checks.filter((c) => !c.pass).map((c) => `${s.split}: ${c.title}`)), ...(r.memory.pass ? [] : [r.memory.title])];
   out.push(r.pass ? 'All checks PASS' : `NOT PASS: ${failed.join('; ')}`);
   return out.join('\n');
 }
@@ -438,5 +470,5 @@ export function detailLog(r: CheckReport): string {
       for (const o of c.offending) out.push(o);
     }
   }
-  return `${out.join('\n')}\n`;
+  return `${escapeControls(out.join('\n'))}\n`;
 }

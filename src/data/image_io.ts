@@ -127,6 +127,19 @@ function undecodable(file: string, what: 'image' | 'label', ref: SourceRef | und
   });
 }
 
+/** The largest image seg decodes, in pixels: sharp's own input limit (16383²). */
+export const MAX_IMAGE_PIXELS = 0x3fff * 0x3fff;
+
+/** Refuse an image or label above MAX_IMAGE_PIXELS before decoding it, naming its size. */
+function checkPixels(file: string, what: 'image' | 'label', ref: SourceRef | undefined, width: number, height: number): void {
+  if (width * height <= MAX_IMAGE_PIXELS) return;
+  const mp = (n: number): string => `${Math.round(n / 1e6)} megapixels`;
+  throw dataError(`${what} ${file}${at(ref)} is ${width}×${height} (${mp(width * height)}), above the ${mp(MAX_IMAGE_PIXELS)} seg decodes`, {
+    ...refDetails(file, ref),
+    hint: "cut it into tiles (pdseg's road data uses 1024×1024) and list the tiles instead",
+  });
+}
+
 /** sharp options shared by every decode: abort on truncated data instead of returning grey pixels. */
 const DECODE_OPTS = { failOn: 'truncated' as const, autoOrient: true };
 
@@ -135,10 +148,11 @@ export async function readImage(file: string, imageType: ImageType, ref?: Source
   const buf = await readBytes(file, 'image', ref);
   let meta: Metadata;
   try {
-    meta = await sharp(buf, { failOn: 'truncated' }).metadata();
+    meta = await sharp(buf, { failOn: 'truncated', limitInputPixels: false }).metadata();
   } catch (e) {
     throw undecodable(file, 'image', ref, e, buf);
   }
+  checkPixels(file, 'image', ref, meta.width ?? 0, meta.height ?? 0);
   const storedChannels = meta.channels ?? 3;
   const format = meta.format ?? 'unknown';
   if (imageType === 'rgba' && !meta.hasAlpha) {
@@ -177,7 +191,7 @@ export async function probeImage(file: string, ref?: SourceRef): Promise<{ width
   const buf = await readBytes(file, 'image', ref);
   let meta: Metadata;
   try {
-    meta = await sharp(buf).metadata();
+    meta = await sharp(buf, { limitInputPixels: false }).metadata();
   } catch (e) {
     throw undecodable(file, 'image', ref, e, buf);
   }
@@ -195,11 +209,12 @@ export function isPngBytes(buf: Uint8Array): boolean {
 }
 
 /** PNG header facts: colour type, bit depth, and whether chunks before the pixels could alter colours (iCCP, gAMA, cHRM). */
-function pngHeader(buf: Uint8Array): { colorType: number; depth: number; colourManaged: boolean } {
+function pngHeader(buf: Uint8Array): { width: number; height: number; colorType: number; depth: number; colourManaged: boolean } {
   const colorType = buf[25] ?? 0;
   const depth = buf[24] ?? 8;
   let colourManaged = false;
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const [width, height] = buf.length >= 24 ? [view.getUint32(16), view.getUint32(20)] : [0, 0];
   for (let o = 8; o + 8 <= buf.length; ) {
     const len = view.getUint32(o);
     const type = String.fromCharCode(buf[o + 4] ?? 0, buf[o + 5] ?? 0, buf[o + 6] ?? 0, buf[o + 7] ?? 0);
@@ -207,7 +222,7 @@ function pngHeader(buf: Uint8Array): { colorType: number; depth: number; colourM
     if (type === 'iCCP' || type === 'gAMA' || type === 'cHRM') colourManaged = true;
     o += 12 + len;
   }
-  return { colorType, depth, colourManaged };
+  return { width, height, colorType, depth, colourManaged };
 }
 
 /** Unpack 1/2/4-bit samples (rows padded to whole bytes) into one byte per sample. */
@@ -294,6 +309,10 @@ export async function readLabel(file: string, ref?: SourceRef): Promise<DecodedL
     const h = pngHeader(buf);
     return h.colorType === 0 && h.depth === 8 && !h.colourManaged;
   })();
+  if (isPngBytes(buf)) {
+    const h = pngHeader(buf);
+    checkPixels(file, 'label', ref, h.width, h.height);
+  }
   if (isPngBytes(buf) && !sharpPng) {
     let png: DecodedPng;
     try {
@@ -322,11 +341,13 @@ export async function readLabel(file: string, ref?: SourceRef): Promise<DecodedL
   let out: { data: Buffer; info: OutputInfo };
   let meta: Metadata;
   try {
-    meta = await sharp(buf, { failOn: 'truncated' }).metadata();
+    meta = await sharp(buf, { failOn: 'truncated', limitInputPixels: false }).metadata();
+    checkPixels(file, 'label', ref, meta.width ?? 0, meta.height ?? 0);
     // sharp converts gray to sRGB on output unless told otherwise: keep one channel for gray files.
     const p = sharp(buf, DECODE_OPTS);
     out = await ((meta.channels ?? 3) <= 2 ? p.extractChannel(0) : p).raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
+    if (e instanceof SegError) throw e;
     throw undecodable(file, 'label', ref, e, buf);
   }
   const { width, height, channels } = out.info;

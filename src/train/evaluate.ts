@@ -10,6 +10,7 @@ import type { SegModel } from '../models/build.js';
 import type { DataLoader } from '../data/loader.js';
 import { ConfusionMatrix, type SegMetrics } from '../metrics/confusion.js';
 import type { LossFunction } from './step.js';
+import { runtimeError } from '../util/errors.js';
 
 export interface EvaluateOptions {
   split: 'val' | 'test';
@@ -70,8 +71,16 @@ export async function evaluate(model: SegModel, cfg: SegConfig, opts: EvaluateOp
         } else {
           pred = tf.argMax(logits, 3);
         }
-        return { pred: pred as tf.Tensor3D, loss: lossT };
+        return { pred: pred as tf.Tensor3D, loss: lossT, sum: tf.sum(logits) };
       });
+      const finite = Number.isFinite(out.sum.dataSync()[0]);
+      out.sum.dispose();
+      if (!finite) {
+        tf.dispose([out.pred, out.loss]);
+        throw runtimeError(`the model's logits are not finite (NaN or ±Inf) on ${batch.entries[0]?.imagePath ?? 'a batch'}${n > 1 ? ` or another of its batch of ${n}` : ''}`, {
+          hint: 'the weights overflow on this input: evaluate an earlier checkpoint, or check the image and MEAN/STD',
+        });
+      }
       const preds = out.pred.dataSync();
       cm.update(batch.labels, preds, cfg.DATASET.IGNORE_INDEX);
       if (out.loss) {

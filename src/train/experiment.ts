@@ -21,6 +21,7 @@ import type { SegConfig } from '../config/schema.js';
 import { resolveConfig } from '../config/resolve.js';
 import type { RunContext } from '../util/context.js';
 import { SegError, usageError } from '../util/errors.js';
+import { makeDirs } from '../util/atomic.js';
 import { checkpointExists } from '../checkpoint/checkpoint.js';
 import { DataLoader } from '../data/loader.js';
 import { writeSvgAsPng, encodeImage, type RawImage } from '../data/image_io.js';
@@ -120,7 +121,7 @@ export async function runExperiment(opts: ExperimentOptions, ctx: RunContext): P
   const names = opts.configs.map(runName);
   if (new Set(names).size !== names.length) throw usageError(`two configs share a name (${names.join(', ')})`, { hint: 'copy one under another file name' });
   const out = path.resolve(cwd, opts.out);
-  fs.mkdirSync(out, { recursive: true });
+  makeDirs(out);
   const runs: RunSummary[] = [];
   const resolved = new Map<string, SegConfig>();
 
@@ -147,7 +148,7 @@ export async function runExperiment(opts: ExperimentOptions, ctx: RunContext): P
         const result = await train(cfg, { doEval: true, logSteps: 20, debug: false, workers: opts.workers, interactive: opts.interactive, cwd, overwrite: !resumeFrom }, ctx);
         await finishRun(result, cfg, ctx, { visualise: false, cwd });
       } finally {
-        fs.mkdirSync(dir, { recursive: true });
+        makeDirs(dir);
         fs.writeFileSync(path.join(dir, 'seconds.json'), JSON.stringify({ seconds: previous + (Date.now() - started) / 1000 }));
       }
       const seconds = previous + (Date.now() - started) / 1000;

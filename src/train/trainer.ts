@@ -16,10 +16,11 @@ import type { SegConfig } from '../config/schema.js';
 import type { RunContext } from '../util/context.js';
 import { configError, runtimeError, SegError } from '../util/errors.js';
 import { deriveSeed } from '../util/rng.js';
-import { writeFileAtomicSync } from '../util/atomic.js';
+import { makeDirs, writeFileAtomicSync } from '../util/atomic.js';
 import { buildModel, type SegModel } from '../models/build.js';
 import { buildLoss, activeLossStage } from '../losses/build.js';
 import { DataLoader, stepsPerEpoch } from '../data/loader.js';
+import { memoryCheck } from '../data/check.js';
 import { ensureDataset } from '../data/datasets/ensure.js';
 import { readSplit } from '../data/file_list.js';
 import { saveCheckpoint, loadCheckpoint, restoreWeights, loadPretrained } from '../checkpoint/checkpoint.js';
@@ -102,7 +103,9 @@ export async function train(cfgIn: SegConfig, opts: TrainOptions, ctx: RunContex
     throw new SegError('data', `${trainList.length} training images are fewer than BATCH_SIZE ${cfg.BATCH_SIZE}`, { file: cfg.DATASET.TRAIN_FILE_LIST, hint: 'lower BATCH_SIZE or add images' });
   }
   const totalSteps = cfg.SOLVER.NUM_EPOCHS * spe;
-  fs.mkdirSync(runDir, { recursive: true });
+  const memory = memoryCheck(cfg);
+  if (!memory.pass) ctx.log.warn(memory.messages.join('; '));
+  makeDirs(runDir);
   writeFileAtomicSync(path.join(runDir, 'config.yaml'), configToYaml(cfg));
 
   const model = buildModel(cfg, { seed: deriveSeed(seed, 0x1217) });

@@ -13,13 +13,29 @@
  * the previous content intact under `<name>.seg-old/`, which `resolveDir` finds, or the new
  * `<name>/`. Leftover temporary directories are removed by the next save.
  *
- * Only node built-ins: `src/data` (which runs in worker threads) uses this module too.
+ * Only node built-ins (and util/errors): `src/data` (which runs in worker threads) uses this module too.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { withPath } from './errors.js';
 
 let counter = 0;
+
+/**
+ * `mkdir -p`. Node's recursive mkdir reports ENOENT where the real cause is a read-only or
+ * unwritable parent; on ENOENT this creates the missing levels one by one to throw the real error.
+ */
+export function makeDirs(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    const parent = path.dirname(dir);
+    if (parent !== dir) makeDirs(parent);
+    if (!fs.existsSync(dir)) fs.mkdirSync(dir);
+  }
+}
 
 /** A temporary path next to `file` (same directory, so that rename is atomic). */
 export function tempSibling(file: string): string {
@@ -29,27 +45,27 @@ export function tempSibling(file: string): string {
 
 /** Write `data` to `file` atomically (the directory must exist, or `mkdir` creates it). */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: { mkdir?: boolean } = {}): Promise<void> {
-  if (opts.mkdir) await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  if (opts.mkdir) makeDirs(path.dirname(file));
   const tmp = tempSibling(file);
   try {
     await fs.promises.writeFile(tmp, data);
     await fs.promises.rename(tmp, file);
   } catch (e) {
     await fs.promises.rm(tmp, { force: true });
-    throw e;
+    throw atTarget(e, tmp, file);
   }
 }
 
 /** Synchronous variant of writeFileAtomic. */
 export function writeFileAtomicSync(file: string, data: string | Uint8Array, opts: { mkdir?: boolean } = {}): void {
-  if (opts.mkdir) fs.mkdirSync(path.dirname(file), { recursive: true });
+  if (opts.mkdir) makeDirs(path.dirname(file));
   const tmp = tempSibling(file);
   try {
     fs.writeFileSync(tmp, data);
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
-    throw e;
+    throw atTarget(e, tmp, file);
   }
 }
 
@@ -84,7 +100,7 @@ function beginReplace(dir: string, isComplete: (d: string) => boolean): Replacem
   const target = path.resolve(dir);
   const parent = path.dirname(target);
   const base = path.basename(target);
-  fs.mkdirSync(parent, { recursive: true });
+  makeDirs(parent);
   for (const entry of fs.readdirSync(parent)) {
     if (entry.startsWith(base + TMP_MARK)) fs.rmSync(path.join(parent, entry), { recursive: true, force: true });
   }
@@ -115,6 +131,13 @@ function publish(r: Replacement, isComplete: (d: string) => boolean, onStage: ((
   onStage?.('renamed');
 }
 
+/** A failure on a temporary path (or on a descriptor, without a path) reported at the path the user asked for. */
+function atTarget(e: unknown, tmp: string, target: string): unknown {
+  const err = withPath(e, tmp) as NodeJS.ErrnoException;
+  if (typeof err?.path === 'string' && err.path.startsWith(tmp)) err.path = target + err.path.slice(tmp.length);
+  return e;
+}
+
 /** Step 4: the previous version is no longer needed. */
 function finish(r: Replacement, onStage: ((stage: SaveStage) => void) | undefined): void {
   fs.rmSync(r.old, { recursive: true, force: true });
@@ -134,7 +157,7 @@ export function replaceDirAtomic(dir: string, fill: (tmp: string) => void, isCom
     publish(r, isComplete, onStage);
   } catch (e) {
     fs.rmSync(r.tmp, { recursive: true, force: true });
-    throw e;
+    throw atTarget(e, r.tmp, r.target);
   }
   finish(r, onStage);
 }
@@ -152,7 +175,7 @@ export async function replaceDirAtomicAsync<T>(dir: string, fill: (tmp: string) 
     publish(r, isComplete, onStage);
   } catch (e) {
     fs.rmSync(r.tmp, { recursive: true, force: true });
-    throw e;
+    throw atTarget(e, r.tmp, r.target);
   }
   finish(r, onStage);
   return result;

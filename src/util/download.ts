@@ -35,6 +35,7 @@ import * as zlib from 'node:zlib';
 import * as tar from 'tar';
 import yauzl from 'yauzl';
 import type { ProgressBar, RunContext } from './context.js';
+import { makeDirs } from './atomic.js';
 import { dataError, runtimeError, SegError, usageError } from './errors.js';
 
 export interface DownloadOptions extends Partial<RunContext> {
@@ -292,7 +293,7 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
   const src = checkUrl(url, opts.httpsOnly ?? false);
   const label = opts.label ?? path.basename(dest);
   const part = `${dest}.part`;
-  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  makeDirs(path.dirname(dest));
   let got: { resumedFrom: number; attempts: number };
   try {
     got = src.protocol === 'file:' ? await copyLocal(src, part, label, opts.signal) : await fetchHttp(src, part, label, opts);
@@ -400,9 +401,9 @@ async function unzip(file: string, dir: string, opts: ExtractOptions): Promise<n
           if (rel === undefined) throw unsafeMember(file, entry.fileName, dir);
           const out = path.join(dir, rel);
           if (entry.fileName.endsWith('/')) {
-            fs.mkdirSync(out, { recursive: true });
+            makeDirs(out);
           } else {
-            fs.mkdirSync(path.dirname(out), { recursive: true });
+            makeDirs(path.dirname(out));
             const stream = await zip.openReadStreamPromise(entry);
             let crc = 0;
             const check = new Transform({
@@ -480,7 +481,7 @@ export async function extractArchive(file: string, dir: string, opts: ExtractOpt
   try {
     const format = opts.format ?? detectFormat(file);
     if (format === undefined) throw dataError(`cannot unpack ${file}: unknown archive type`, { file, hint: 'seg unpacks .zip, .tar, .tar.gz and .tgz archives' });
-    fs.mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     return format === 'zip' ? await unzip(file, dir, opts) : await untar(file, dir, opts);
   } catch (e) {
     if (e instanceof SegError) throw e;

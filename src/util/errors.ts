@@ -68,6 +68,35 @@ export const dataError = (message: string, details?: SegErrorDetails): SegError 
 export const runtimeError = (message: string, details?: SegErrorDetails): SegError =>
   new SegError('runtime', message, details);
 
+/** What an operating-system error of the file system means for the user, by its code. */
+const IO_CAUSES: Readonly<Record<string, { what: string; hint: string }>> = Object.freeze({
+  ENOSPC: { what: 'no space left on the device', hint: 'free disk space or choose a folder on another disk; files written before are kept' },
+  EDQUOT: { what: 'disk quota exceeded', hint: 'free space within your quota or choose a folder on another disk; files written before are kept' },
+  EROFS: { what: 'the file system is read-only', hint: 'choose a folder on a writable file system' },
+  EACCES: { what: 'permission denied', hint: 'choose a folder you can write to, or fix its permissions' },
+  EPERM: { what: 'operation not permitted', hint: 'choose a folder you can write to, or fix its permissions' },
+  EIO: { what: 'input/output error', hint: 'the disk or network file system failed; check it and retry' },
+});
+
+/**
+ * A file-system error (ENOSPC, EROFS, EACCES, ...) as a runtime SegError naming the path and the
+ * cause; undefined for anything else. Writers attach the path where the system call gave none.
+ */
+export function ioError(e: unknown): SegError | undefined {
+  const err = e as NodeJS.ErrnoException;
+  const cause = typeof err?.code === 'string' ? IO_CAUSES[err.code] : undefined;
+  if (!cause) return undefined;
+  const where = err.path === undefined ? '' : ` ${err.path}`;
+  return runtimeError(`cannot ${err.syscall ?? 'write'}${where}: ${cause.what} (${err.code})`, { ...(err.path === undefined ? {} : { file: err.path }), hint: cause.hint, cause: e });
+}
+
+/** `e` with `file` as its path when the system call gave none (a write on an open descriptor). */
+export function withPath(e: unknown, file: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err?.code === 'string' && err.path === undefined) err.path = file;
+  return e;
+}
+
 /** Levenshtein distance, for "did you mean" suggestions. */
 export function editDistance(a: string, b: string): number {
   const m = a.length;

@@ -12,6 +12,9 @@
 
 export type RngState = readonly [number, number, number, number];
 
+/** The largest seed: generators take 32-bit seeds, so larger ones would alias smaller ones. */
+export const MAX_SEED = 2 ** 32 - 1;
+
 /** 32-bit mix (MurmurHash3's finaliser). */
 function fmix32(h: number): number {
   h ^= h >>> 16;

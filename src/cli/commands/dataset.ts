@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import type { Command } from '../command.js';
+import { integerFlag, type Command } from '../command.js';
 import { usageError } from '../../util/errors.js';
 import { DOWNLOADS, MAKES } from '../../data/datasets/registry.js';
 import type { MakeName } from '../../data/datasets/make.js';
@@ -60,7 +60,7 @@ export const datasetCommand: Command = {
       describe: `generate an offline dataset from MNIST digits (${MAKE_NAMES.join(', ')}); deterministic from --seed`,
       positionals: { name: { type: 'string', choices: [...MAKE_NAMES], describe: 'dataset name' } },
       options: {
-        count: { type: 'number', describe: 'training tiles (validation gets a quarter); default 800 (roads), 1000 (digits)', requiresArg: true },
+        count: integerFlag('count', { describe: 'training tiles (validation gets a quarter); default 800 (roads), 1000 (digits)', min: 1, example: 200 }),
         dir: { type: 'string', default: 'dataset', describe: 'dataset root folder (the dataset goes to DIR/<name>)', requiresArg: true },
         force: { type: 'boolean', default: false, describe: 'replace the dataset folder when it exists' },
       },
@@ -71,9 +71,6 @@ export const datasetCommand: Command = {
       async run(args, env) {
         const name = String(args['name']) as MakeName;
         const count = args['count'];
-        if (count !== undefined && (typeof count !== 'number' || !Number.isInteger(count) || count < 1)) {
-          throw usageError(`--count expects a positive integer, got ${String(count)}`, { hint: 'e.g. --count 200' });
-        }
         const outDir = path.join(String(args['dir']), MAKES[name].dir);
         const { makeDataset, DEFAULT_MAKE_SEED } = await import('../../data/datasets/make.js');
         const m = await makeDataset(name, { outDir, seed: args.seed ?? DEFAULT_MAKE_SEED, ...(typeof count === 'number' ? { count } : {}), force: Boolean(args['force']) }, env.ctx);

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import type { Command } from '../command.js';
+import { integerFlag, type Command } from '../command.js';
 import { usageError } from '../../util/errors.js';
 import { ConfigSchema } from '../../config/schema.js';
 
@@ -11,7 +11,7 @@ export const experimentCommand: Command = {
     cfg: { type: 'string', array: true, demandOption: true, describe: 'one config per run (repeat --cfg)', requiresArg: true },
     seeds: { type: 'string', default: '1', describe: 'comma-separated seeds; every config is trained once per seed', requiresArg: true },
     out: { type: 'string', describe: 'comparison folder (default runs/<config names>)', requiresArg: true },
-    compare_images: { type: 'number', default: 4, describe: 'validation images shown in compare.png', requiresArg: true },
+    compare_images: integerFlag('compare_images', { describe: 'validation images shown in compare.png', min: 1, default: 4, example: 4 }),
     use_mpio: { type: 'boolean', default: false, describe: 'decode and augment images in worker threads' },
     use_gpu: { type: 'boolean', default: false, describe: 'prefer a GPU backend when installed' },
   },

@@ -1,8 +1,7 @@
 import * as path from 'node:path';
 import type { Command } from '../command.js';
-import { cfgOption, gpuOptions } from '../command.js';
+import { cfgOption, gpuOptions, integerFlag } from '../command.js';
 import { configFromArgs } from '../config_args.js';
-import { usageError } from '../../util/errors.js';
 
 export const trainCommand: Command = {
   name: 'train',
@@ -12,7 +11,7 @@ export const trainCommand: Command = {
     cfg: cfgOption,
     ...gpuOptions,
     do_eval: { type: 'boolean', default: false, describe: 'evaluate on the val list after each snapshot and keep best_model/' },
-    log_steps: { type: 'number', default: 10, describe: 'log a line every N steps (non-TTY stderr)', requiresArg: true },
+    log_steps: integerFlag('log_steps', { describe: 'log a line every N steps (non-TTY stderr)', min: 1, default: 10, example: 10 }),
     debug: { type: 'boolean', default: false, describe: 'also log running train accuracy and mIoU' },
     overwrite: { type: 'boolean', default: false, describe: 'if TRAIN.MODEL_SAVE_DIR holds an earlier run, move it into <dir>/overwritten-<time>/ (without this, seg refuses)' },
   },
@@ -26,7 +25,6 @@ export const trainCommand: Command = {
     const { finishRun } = await import('../../train/report.js');
     const { startBackend } = await import('../backend_args.js');
     const logSteps = Number(args['log_steps']);
-    if (!Number.isInteger(logSteps) || logSteps < 1) throw usageError(`--log_steps expects a positive integer, got ${String(args['log_steps'])}`);
     const { config } = configFromArgs(args, env);
     await startBackend(args, env);
     const doEval = Boolean(args['do_eval']);

@@ -61,11 +61,24 @@ function findFiles(dir: string, format: string, postfix: string, depth = 2): Map
   return out;
 }
 
+/** A path that would break its list line (the separator, a line break) is refused, naming the file. */
+function checkListable(relPath: string, file: string, separator: string): void {
+  const bad = relPath.includes(separator) ? `the separator ${JSON.stringify(separator)}` : /[\r\n]/.test(relPath) ? 'a line break' : undefined;
+  if (bad === undefined) return;
+  throw dataError(`${JSON.stringify(file)} contains ${bad}, so its list line could not be split back into image and label`, {
+    file,
+    hint: `rename the file${bad.startsWith('the separator') ? ', or choose another --separator (and DATASET.SEPARATOR)' : ''}`,
+  });
+}
+
 /** Write the lists (see the module comment). */
 export function createDatasetLists(opts: DatasetListOptions, ctx: RunContext): SplitList[] {
   const root = path.resolve(opts.root);
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw usageError(`${opts.root} is not a folder`, { hint: 'give the dataset folder that holds the images and labels folders' });
   const d = { ...listDefaults(opts.type ?? 'custom'), ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<DatasetListOptions>;
+  if (d.separator === '' || /[\r\n]/.test(d.separator)) {
+    throw usageError(`--separator ${JSON.stringify(d.separator)} cannot separate an image from its label on one line`, { hint: 'use a character no file name contains, e.g. --separator "|" (the default) or " "' });
+  }
   const rel = (p: string): string => path.relative(root, p).split(path.sep).join('/');
   const out: SplitList[] = [];
   for (const split of d.secondFolder) {
@@ -91,6 +104,7 @@ export function createDatasetLists(opts: DatasetListOptions, ctx: RunContext): S
     }
     for (const [key, img] of images) {
       const lab = labels.get(key);
+      for (const f of lab === undefined ? [img] : [img, lab]) checkListable(rel(f), f, d.separator);
       lines.push(lab === undefined ? rel(img) : `${rel(img)}${d.separator}${rel(lab)}`);
     }
     const file = path.join(root, `${split}.txt`);
