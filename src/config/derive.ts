@@ -9,9 +9,6 @@
  */
 import type { SegConfig } from './schema.js';
 import { setListTotals } from '../util/list_totals.js';
-import { LOSSES, type LossName } from '../losses/registry.js';
-
-export { countListLines, setListTotals } from '../util/list_totals.js';
 
 export function deriveConfig(cfg: SegConfig, explicit: ReadonlySet<string>, cwd: string): SegConfig {
   const out: SegConfig = structuredClone(cfg);
@@ -19,19 +16,4 @@ export function deriveConfig(cfg: SegConfig, explicit: ReadonlySet<string>, cwd:
   if (!explicit.has('DATASET.PADDING_VALUE')) out.DATASET.PADDING_VALUE = cfg.MEAN.map((m) => m * 255);
   setListTotals(out, cwd, explicit);
   return out;
-}
-
-/** Every loss name the run can use: SOLVER.LOSS and those of every SOLVER.LOSS_STAGES entry. */
-export function allLossNames(cfg: SegConfig): LossName[] {
-  const names = new Set<LossName>(cfg.SOLVER.LOSS as LossName[]);
-  for (const stage of cfg.SOLVER.LOSS_STAGES) for (const n of stage.LOSS) names.add(n as LossName);
-  return [...names];
-}
-
-/**
- * Channels of the model's head: 1 when a one-channel loss (bce, dice, lovasz_hinge) is configured
- * (pdseg's rule), else NUM_CLASSES. Prediction is then sigmoid(logit) > 0.5.
- */
-export function headChannels(cfg: SegConfig): number {
-  return allLossNames(cfg).some((n) => LOSSES[n].head === 'one-channel') ? 1 : cfg.DATASET.NUM_CLASSES;
 }

@@ -9,8 +9,8 @@
  * derived values → validation) lives in resolve.ts.
  */
 import { z } from 'zod';
-import { LOSS_NAMES, lossWeightKey } from '../losses/registry.js';
-import { BACKBONE_NAMES } from '../models/backbones/registry.js';
+import { LOSS_NAMES, lossWeightKey } from '../losses/names.js';
+import { BACKBONE_NAMES } from '../models/backbones/names.js';
 import { MAX_SEED } from '../util/rng.js';
 
 const posInt = () => z.number().int().positive();
@@ -202,7 +202,7 @@ export const ConfigSchema = z
         SCALE_LOSS: z.union([z.literal('DYNAMIC'), num().positive()]).default('DYNAMIC').describe('pdseg FP16 loss scale (unused without FP16)'),
         DEEPLAB: section(
           {
-            BACKBONE: z.enum(BACKBONE_NAMES as [string, ...string[]]).default('mobilenetv2').describe(`backbone: ${BACKBONE_NAMES.join(', ')} (pdseg's default is xception_65)`),
+            BACKBONE: z.enum(BACKBONE_NAMES).default('mobilenetv2').describe(`backbone: ${BACKBONE_NAMES.join(', ')} (pdseg's default is xception_65)`),
             OUTPUT_STRIDE: z.union([z.literal(8), z.literal(16), z.literal(32)]).default(16).describe('backbone output stride: 8, 16 or 32 (atrous convolution below it)'),
             DEPTH_MULTIPLIER: z.union([z.literal(0.25), z.literal(0.5), z.literal(1.0), z.literal(1.5), z.literal(2.0)]).default(1.0).describe('MobileNetV2 width multiplier'),
             ENCODER_WITH_ASPP: bool().default(true).describe('ASPP encoder (image pooling, 1x1, three atrous branches)'),

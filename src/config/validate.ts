@@ -3,9 +3,8 @@
  * lengths that must agree, and pdseg keys seg accepts for compatibility but does not build.
  */
 import type { SegConfig } from './schema.js';
-import { LOSSES, LOSS_NAMES, lossWeightKey, type LossName } from '../losses/registry.js';
-import { activeLossStage } from '../losses/build.js';
-import { allLossNames } from './derive.js';
+import { headKindOf, LOSS_NAMES, lossWeightKey, oneChannelLosses } from '../losses/names.js';
+import { activeLossStage, allLossNames } from '../losses/mix.js';
 import { configError } from '../util/errors.js';
 import { show } from './format.js';
 
@@ -18,8 +17,8 @@ function fail(key: string, message: string, hint: string, origins: Origins): nev
 }
 
 function checkLossList(key: string, names: readonly string[], cfg: SegConfig, origins: Origins): void {
-  const oneChannel = names.filter((n) => LOSSES[n as LossName].head === 'one-channel');
-  const multi = names.filter((n) => LOSSES[n as LossName].head === 'multi-channel');
+  const oneChannel = oneChannelLosses(names);
+  const multi = names.filter((n) => !oneChannel.includes(n as never));
   if (oneChannel.length > 0 && cfg.DATASET.NUM_CLASSES > 2) {
     fail(
       key,
@@ -89,12 +88,12 @@ export function validateConfig(cfg: SegConfig, origins: Origins): string[] {
 
   // Losses (pdseg section 5, with errors instead of warnings).
   checkLossList('SOLVER.LOSS', cfg.SOLVER.LOSS, cfg, origins);
-  const baseOneChannel = cfg.SOLVER.LOSS.some((n) => LOSSES[n as LossName].head === 'one-channel');
+  const baseOneChannel = headKindOf(cfg.SOLVER.LOSS) === 'one-channel';
   let prevBegin = 0;
   cfg.SOLVER.LOSS_STAGES.forEach((stage, i) => {
     const key = `SOLVER.LOSS_STAGES`;
     checkLossList(key, stage.LOSS, cfg, origins);
-    const stageOneChannel = stage.LOSS.some((n) => LOSSES[n as LossName].head === 'one-channel');
+    const stageOneChannel = headKindOf(stage.LOSS) === 'one-channel';
     if (stageOneChannel !== baseOneChannel) {
       fail(key, `stage ${i} (${stage.LOSS.join(', ')}) needs a ${stageOneChannel ? '1' : `${C}`}-channel head but SOLVER.LOSS (${cfg.SOLVER.LOSS.join(', ')}) builds a ${baseOneChannel ? '1' : `${C}`}-channel one`, 'all stages must use losses of the same head type (bce/dice/lovasz_hinge, or softmax/lovasz_softmax)', origins);
     }

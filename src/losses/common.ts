@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { dataError, usageError } from '../util/errors.js';
 import type { LossOptions, ResolvedLossOptions } from './types.js';
 import { peek, scratch } from './workspace.js';
+import type { Head } from './names.js';
 
 /** The defaults of LossOptions. */
 export const DEFAULT_LOSS_OPTIONS: Readonly<ResolvedLossOptions> = Object.freeze({
@@ -16,8 +17,6 @@ export const DEFAULT_LOSS_OPTIONS: Readonly<ResolvedLossOptions> = Object.freeze
   classWeights: null,
 });
 
-/** Which head a loss needs: one logit map (binary) or one map per class. */
-export type Head = 'one-channel' | 'multi-channel';
 
 /** Labels checked and read to JavaScript, with the counts the losses need. */
 export interface PreparedLabels {

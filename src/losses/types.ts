@@ -47,12 +47,10 @@ export type LossFn = (logits: tf.Tensor4D, labels: tf.Tensor3D, options?: LossOp
  */
 export type LossCore = (logits: tf.Tensor4D, labels: PreparedLabels, options: ResolvedLossOptions) => tf.Scalar;
 
-/** One registry entry: the public function, its core and the head it needs. */
+/** One registry entry: the public function and its core (the head it needs is in names.ts). */
 export interface LossEntry {
   fn: LossFn;
   core: LossCore;
-  /** 'one-channel' losses work on one logit map (binary tasks); 'multi-channel' ones on NUM_CLASSES maps. */
-  head: 'one-channel' | 'multi-channel';
   /** One line for help texts and docs. */
   summary: string;
 }

@@ -12,12 +12,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { SegConfig } from '../config/schema.js';
-import { headChannels as configHeadChannels } from '../config/derive.js';
+import { headKindOf } from '../losses/names.js';
+import { allLossNames } from '../losses/mix.js';
 import { currentOps } from '../ops/index.js';
 import type { OpSet } from '../ops/types.js';
 import { configError, dataError } from '../util/errors.js';
 import { deriveSeed } from '../util/rng.js';
-import { BACKBONES, type BackboneName } from './backbones/registry.js';
+import { BACKBONES } from './backbones/registry.js';
+import type { BackboneName } from './backbones/names.js';
 import type { Backbone, OutputStride } from './backbones/types.js';
 import { buildDecoder, buildEncoder, buildHead, defaultAsppRates, type AsppOptions, type Decoder, type DecoderOptions, type Encoder } from './deeplab.js';
 import type { NormSpec } from './layers.js';
@@ -53,6 +55,14 @@ export const ASPP_DROPOUT = 0.1;
 /** Channels of the decoder's low-level projection. */
 export const DECODER_SHORTCUT_CHANNELS = 48;
 
+/**
+ * Channels of the model's head: 1 when a one-channel loss (bce, dice, lovasz_hinge) is configured
+ * at any stage (pdseg's rule, losses/names.ts), else NUM_CLASSES.
+ */
+export function headChannels(cfg: SegConfig): number {
+  return headKindOf(allLossNames(cfg)) === 'one-channel' ? 1 : cfg.DATASET.NUM_CLASSES;
+}
+
 /** The network the config describes. */
 export function deeplabOptionsFromConfig(cfg: SegConfig): DeepLabOptions {
   const d = cfg.MODEL.DEEPLAB;
@@ -64,7 +74,7 @@ export function deeplabOptionsFromConfig(cfg: SegConfig): DeepLabOptions {
   return {
     backbone: d.BACKBONE as BackboneName,
     inputChannels: cfg.DATASET.DATA_DIM,
-    headChannels: configHeadChannels(cfg),
+    headChannels: headChannels(cfg),
     multiplier: d.DEPTH_MULTIPLIER,
     outputStride: os,
     aspp: d.ENCODER_WITH_ASPP

@@ -11,8 +11,14 @@ import { registerTorchBackend, TORCH_BACKEND, TorchBackend, torchStatus } from '
 
 const status = torchStatus();
 
-/** `skip` option of the native tests: false when the addon loads, else why not. */
-export const SKIP_NATIVE: string | false = status.available ? false : `native backend not installed: ${status.reason}`;
+/** Set by CI (`.ci/run`), where libtorch is installed: a missing addon then fails the native tests instead of skipping them. */
+export const REQUIRE_NATIVE = process.env['SEG_REQUIRE_TORCH'] === '1';
+
+/** `skip` option of the native tests: false when the addon loads (or SEG_REQUIRE_TORCH=1), else why not. */
+export const SKIP_NATIVE: string | false = status.available || REQUIRE_NATIVE ? false : `native backend not installed: ${status.reason}`;
+
+/** Why the addon does not load (empty when it does). */
+export const NATIVE_PROBLEM = status.available ? '' : status.reason;
 
 /** A dense array with a shape and a tfjs dtype. */
 export interface TArr {

@@ -17,10 +17,14 @@ import { NATIVE_KERNELS, TORCH_BACKEND } from '../../src/backend/native/index.js
 import { Rng } from '../../src/util/rng.js';
 import { DENSE_CASES, DEPTHWISE_CASES, RESIZE_CASES, type ConvCase } from './cases.js';
 import { contractFilter, expandFilter } from './helpers.js';
-import { type TArr, SKIP_NATIVE, dot, f32, i32, rel, runCpu, runTorch, setupTorch, sumAbsProd, torchBackend } from './native_helpers.js';
+import { type TArr, NATIVE_PROBLEM, REQUIRE_NATIVE, SKIP_NATIVE, dot, f32, i32, rel, runCpu, runTorch, setupTorch, sumAbsProd, torchBackend } from './native_helpers.js';
 
 const TOL = 1e-4;
 const skip = SKIP_NATIVE;
+
+test('the torch backend is installed where SEG_REQUIRE_TORCH=1 asks for it', { skip: REQUIRE_NATIVE ? false : 'SEG_REQUIRE_TORCH is not 1' }, () => {
+  assert.equal(NATIVE_PROBLEM, '', `seg-torch does not load: ${NATIVE_PROBLEM}`);
+});
 
 before(async () => {
   if (!skip) await setupTorch();

@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import { runSeg, tmpDir, type SegResult } from '../helpers/cli.js';
 import { makeTinyDataset, tinyConfig } from '../helpers/tiny_dataset.js';
 import type { MetricRecord, TrainRecord } from '../../src/train/metrics_log.js';
+import { SKIP_NATIVE } from '../backend/native_helpers.js';
 
 let root: { dir: string; cleanup: () => void };
 let data: string;
@@ -55,108 +56,111 @@ const signalAt =
 
 const ok = (r: SegResult, what: string): void => assert.equal(r.code, 0, `${what} failed (${r.code}):\n${r.stderr}`);
 
-test('train → eval → vis → plot end to end, with every file in its place', async () => {
-  const run = path.join(root.dir, 'run-chain');
-  const cfg = writeConfig('chain', run, { epochs: 2 });
-  const t = await runSeg(['train', '--cfg', cfg, '--do_eval', '--seed', '3', '--log_steps', '2', '--backend', 'wasm'], { cwd: root.dir });
-  ok(t, 'train');
-  assert.match(t.stderr, /^backend: wasm/m);
-  assert.match(t.stderr, /epoch=1 step=2\/4 lr=\S+ loss=\S+ bce_loss=\S+ lovasz_hinge_loss=\S+ step\/s=\S+ eta=\d\d:\d\d:\d\d/);
-  assert.doesNotMatch(t.stderr, /\r/, 'no carriage returns on a non-TTY stderr');
-  for (const f of ['config.yaml', 'metrics.jsonl', 'plot.png', '1/checkpoint.json', '2/checkpoint.json', 'best_model/checkpoint.json', 'final/checkpoint.json', 'final/model.json', 'final/optimizer.json', 'final/state.json']) {
-    assert.ok(fs.existsSync(path.join(run, f)), `${f} written`);
-  }
-  assert.match(fs.readFileSync(path.join(run, 'config.yaml'), 'utf8'), /^SEED: 3$/m);
-  const recs = records(run);
-  assert.equal(recs.filter((r) => r.type === 'train').length, 4, 'a train record every 2 of 8 steps');
-  const evals = recs.filter((r) => r.type === 'eval');
-  assert.equal(evals.length, 2, 'one evaluation per snapshot');
-  for (const e of evals) if (e.type === 'eval') assert.ok(e.miou >= 0 && e.miou <= 1 && e.iou.length === 2);
-  assert.match(t.stdout, /checkpoint: +\S*final/);
-  assert.match(t.stdout, /plot: +\S*plot\.png/);
-  const state = JSON.parse(fs.readFileSync(path.join(run, 'final', 'state.json'), 'utf8')) as { globalStep: number; seed: number; epoch: number };
-  assert.deepEqual([state.globalStep, state.seed, state.epoch], [8, 3, 2]);
+/** The end-to-end chain and exact resume run on both compute paths users get: the npm-only wasm backend and libtorch. */
+for (const [backend, skip] of [['wasm', false], ['torch', SKIP_NATIVE]] as const) {
+  test(`train → eval → vis → plot end to end, with every file in its place [${backend}]`, { skip }, async () => {
+    const run = path.join(root.dir, `${backend}-run-chain`);
+    const cfg = writeConfig(`${backend}-chain`, run, { epochs: 2 });
+    const t = await runSeg(['train', '--cfg', cfg, '--do_eval', '--seed', '3', '--log_steps', '2', '--backend', backend], { cwd: root.dir });
+    ok(t, 'train');
+    assert.match(t.stderr, new RegExp(`^backend: ${backend}`, 'm'));
+    assert.match(t.stderr, /epoch=1 step=2\/4 lr=\S+ loss=\S+ bce_loss=\S+ lovasz_hinge_loss=\S+ step\/s=\S+ eta=\d\d:\d\d:\d\d/);
+    assert.doesNotMatch(t.stderr, /\r/, 'no carriage returns on a non-TTY stderr');
+    for (const f of ['config.yaml', 'metrics.jsonl', 'plot.png', '1/checkpoint.json', '2/checkpoint.json', 'best_model/checkpoint.json', 'final/checkpoint.json', 'final/model.json', 'final/optimizer.json', 'final/state.json']) {
+      assert.ok(fs.existsSync(path.join(run, f)), `${f} written`);
+    }
+    assert.match(fs.readFileSync(path.join(run, 'config.yaml'), 'utf8'), /^SEED: 3$/m);
+    const recs = records(run);
+    assert.equal(recs.filter((r) => r.type === 'train').length, 4, 'a train record every 2 of 8 steps');
+    const evals = recs.filter((r) => r.type === 'eval');
+    assert.equal(evals.length, 2, 'one evaluation per snapshot');
+    for (const e of evals) if (e.type === 'eval') assert.ok(e.miou >= 0 && e.miou <= 1 && e.iou.length === 2);
+    assert.match(t.stdout, /checkpoint: +\S*final/);
+    assert.match(t.stdout, /plot: +\S*plot\.png/);
+    const state = JSON.parse(fs.readFileSync(path.join(run, 'final', 'state.json'), 'utf8')) as { globalStep: number; seed: number; epoch: number };
+    assert.deepEqual([state.globalStep, state.seed, state.epoch], [8, 3, 2]);
 
-  const e = await runSeg(['eval', '--cfg', cfg, '--model', path.join(run, 'best_model'), '--json', '--backend', 'wasm'], { cwd: root.dir });
-  ok(e, 'eval');
-  const m = JSON.parse(e.stdout) as { miou: number; images: number; classes: Array<{ iou: number | null }>; confusion: number[][] };
-  assert.equal(m.images, 4);
-  assert.equal(m.classes.length, 2);
-  assert.equal(m.confusion.flat().reduce((a, b) => a + b, 0), 4 * 32 * 32, 'every val pixel counted once');
-  const table = await runSeg(['eval', '--cfg', cfg, '--backend', 'wasm'], { cwd: root.dir });
-  ok(table, 'eval (table)');
-  assert.match(table.stdout, /^class\s+IoU\s+precision\s+recall/m);
-  assert.match(table.stdout, /^mIoU \d\.\d{4} {2}accuracy \d\.\d{4} {2}kappa -?\d\.\d{4}/m);
+    const e = await runSeg(['eval', '--cfg', cfg, '--model', path.join(run, 'best_model'), '--json', '--backend', backend], { cwd: root.dir });
+    ok(e, 'eval');
+    const m = JSON.parse(e.stdout) as { miou: number; images: number; classes: Array<{ iou: number | null }>; confusion: number[][] };
+    assert.equal(m.images, 4);
+    assert.equal(m.classes.length, 2);
+    assert.equal(m.confusion.flat().reduce((a, b) => a + b, 0), 4 * 32 * 32, 'every val pixel counted once');
+    const table = await runSeg(['eval', '--cfg', cfg, '--backend', backend], { cwd: root.dir });
+    ok(table, 'eval (table)');
+    assert.match(table.stdout, /^class\s+IoU\s+precision\s+recall/m);
+    assert.match(table.stdout, /^mIoU \d\.\d{4} {2}accuracy \d\.\d{4} {2}kappa -?\d\.\d{4}/m);
 
-  const flip = await runSeg(['eval', '--cfg', cfg, '--aug_eval', '--json', '--backend', 'wasm'], { cwd: root.dir });
-  ok(flip, 'eval --aug_eval');
-  const fm = JSON.parse(flip.stdout) as { flip: boolean; images: number; miou: number };
-  assert.equal(fm.flip, true);
-  assert.equal(fm.images, 4);
-  assert.ok(fm.miou >= 0 && fm.miou <= 1);
+    const flip = await runSeg(['eval', '--cfg', cfg, '--aug_eval', '--json', '--backend', backend], { cwd: root.dir });
+    ok(flip, 'eval --aug_eval');
+    const fm = JSON.parse(flip.stdout) as { flip: boolean; images: number; miou: number };
+    assert.equal(fm.flip, true);
+    assert.equal(fm.images, 4);
+    assert.ok(fm.miou >= 0 && fm.miou <= 1);
 
-  // A new run initialised from this one with another head (1 channel): pdseg's partial load report.
-  const ft = await runSeg(['train', '--cfg', cfg, '--backend', 'wasm', 'TRAIN.MODEL_SAVE_DIR', path.join(root.dir, 'run-ft'), 'TRAIN.PRETRAINED_MODEL_DIR', path.join(run, 'final'), 'SOLVER.NUM_EPOCHS', '1', 'SOLVER.LOSS', "['softmax_loss']", 'DATASET.NUM_CLASSES', '3'], { cwd: root.dir });
-  ok(ft, 'fine-tune from pretrained');
-  assert.match(ft.stderr, /^\[SKIP\] logit\/kernel: shape \[1, 1, \d+, 1\] vs \[1, 1, \d+, 3\]$/m);
-  assert.match(ft.stderr, /^\[SKIP\] logit\/bias: shape \[1\] vs \[3\]$/m);
-  const loaded = /^(\d+)\/(\d+) weights loaded from /m.exec(ft.stderr);
-  assert.ok(loaded && Number(loaded[1]) === Number(loaded[2]) - 2, 'every weight but the head loaded');
+    // A new run initialised from this one with another head (1 channel): pdseg's partial load report.
+    const ft = await runSeg(['train', '--cfg', cfg, '--backend', backend, 'TRAIN.MODEL_SAVE_DIR', path.join(root.dir, `${backend}-run-ft`), 'TRAIN.PRETRAINED_MODEL_DIR', path.join(run, 'final'), 'SOLVER.NUM_EPOCHS', '1', 'SOLVER.LOSS', "['softmax_loss']", 'DATASET.NUM_CLASSES', '3'], { cwd: root.dir });
+    ok(ft, 'fine-tune from pretrained');
+    assert.match(ft.stderr, /^\[SKIP\] logit\/kernel: shape \[1, 1, \d+, 1\] vs \[1, 1, \d+, 3\]$/m);
+    assert.match(ft.stderr, /^\[SKIP\] logit\/bias: shape \[1\] vs \[3\]$/m);
+    const loaded = /^(\d+)\/(\d+) weights loaded from /m.exec(ft.stderr);
+    assert.ok(loaded && Number(loaded[1]) === Number(loaded[2]) - 2, 'every weight but the head loaded');
 
-  const visDir = path.join(root.dir, 'vis');
-  const v = await runSeg(['vis', '--cfg', cfg, '--vis_dir', visDir, '--backend', 'wasm'], { cwd: root.dir });
-  ok(v, 'vis');
-  for (const k of [0, 1, 2, 3]) {
-    for (const f of [`${k}.png`, `overlay/${k}.jpg`, `compare/${k}.png`]) assert.ok(fs.existsSync(path.join(visDir, f)), `vis wrote ${f}`);
-  }
-  const meta = await sharp(path.join(visDir, '0.png')).metadata();
-  assert.deepEqual([meta.width, meta.height], [32, 32], 'prediction at the original size');
-  const cmp = await sharp(path.join(visDir, 'compare', '0.png')).metadata();
-  assert.equal(cmp.width, 4 * 32 + 3 * 4, 'input | truth | prediction | errors');
+    const visDir = path.join(root.dir, `${backend}-vis`);
+    const v = await runSeg(['vis', '--cfg', cfg, '--vis_dir', visDir, '--backend', backend], { cwd: root.dir });
+    ok(v, 'vis');
+    for (const k of [0, 1, 2, 3]) {
+      for (const f of [`${k}.png`, `overlay/${k}.jpg`, `compare/${k}.png`]) assert.ok(fs.existsSync(path.join(visDir, f)), `vis wrote ${f}`);
+    }
+    const meta = await sharp(path.join(visDir, '0.png')).metadata();
+    assert.deepEqual([meta.width, meta.height], [32, 32], 'prediction at the original size');
+    const cmp = await sharp(path.join(visDir, 'compare', '0.png')).metadata();
+    assert.equal(cmp.width, 4 * 32 + 3 * 4, 'input | truth | prediction | errors');
 
-  const single = await runSeg(['vis', '--cfg', cfg, '--image', path.join(data, 'val', 'images', '1.jpg'), '--vis_dir', path.join(root.dir, 'vis-one'), '--backend', 'wasm'], { cwd: root.dir });
-  ok(single, 'vis --image');
-  assert.ok(fs.existsSync(path.join(root.dir, 'vis-one', '1.png')));
-  assert.ok(!fs.existsSync(path.join(root.dir, 'vis-one', 'compare')), 'no comparison without a label');
+    const single = await runSeg(['vis', '--cfg', cfg, '--image', path.join(data, 'val', 'images', '1.jpg'), '--vis_dir', path.join(root.dir, `${backend}-vis-one`), '--backend', backend], { cwd: root.dir });
+    ok(single, 'vis --image');
+    assert.ok(fs.existsSync(path.join(root.dir, 'vis-one', '1.png')));
+    assert.ok(!fs.existsSync(path.join(root.dir, 'vis-one', 'compare')), 'no comparison without a label');
 
-  const out = path.join(root.dir, 'cmp.png');
-  const p = await runSeg(['plot', run, run + '/metrics.jsonl', '-o', out], { cwd: root.dir });
-  ok(p, 'plot');
-  const pm = await sharp(out).metadata();
-  assert.equal(pm.format, 'png');
-  assert.ok((pm.width ?? 0) > 300 && (pm.height ?? 0) > 300);
-});
+    const out = path.join(root.dir, `${backend}-cmp.png`);
+    const p = await runSeg(['plot', run, run + '/metrics.jsonl', '-o', out], { cwd: root.dir });
+    ok(p, 'plot');
+    const pm = await sharp(out).metadata();
+    assert.equal(pm.format, 'png');
+    assert.ok((pm.width ?? 0) > 300 && (pm.height ?? 0) > 300);
+  });
 
-test('resuming from an epoch snapshot reproduces the uninterrupted run; Ctrl-C saves interrupted/ and resumes exactly', async () => {
-  const full = path.join(root.dir, 'run-full');
-  const cfgFull = writeConfig('full', full, { epochs: 3 });
-  ok(await runSeg(['train', '--cfg', cfgFull, '--seed', '11', '--log_steps', '1', '--backend', 'wasm'], { cwd: root.dir }), 'uninterrupted run');
-  const reference = trainLosses(full);
-  assert.equal(reference.size, 12);
+  test(`resuming from an epoch snapshot reproduces the uninterrupted run; Ctrl-C saves interrupted/ and resumes exactly [${backend}]`, { skip }, async () => {
+    const full = path.join(root.dir, `${backend}-run-full`);
+    const cfgFull = writeConfig(`${backend}-full`, full, { epochs: 3 });
+    ok(await runSeg(['train', '--cfg', cfgFull, '--seed', '11', '--log_steps', '1', '--backend', backend], { cwd: root.dir }), 'uninterrupted run');
+    const reference = trainLosses(full);
+    assert.equal(reference.size, 12);
 
-  // Resume at epoch 2 from the snapshot of epoch 1.
-  const resumed = path.join(root.dir, 'run-resumed');
-  const cfgRes = writeConfig('resumed', resumed, { epochs: 3 });
-  const r = await runSeg(['train', '--cfg', cfgRes, '--log_steps', '1', '--backend', 'wasm', 'TRAIN.RESUME_MODEL_DIR', path.join(full, '1')], { cwd: root.dir });
-  ok(r, 'resumed run');
-  assert.match(r.stderr, /Resume from .*: epoch 2, step 0\/4 \(global step 4\)/);
-  const after1 = trainLosses(resumed);
-  assert.deepEqual([...after1.keys()], [5, 6, 7, 8, 9, 10, 11, 12]);
-  for (const [step, loss] of after1) assert.ok(Math.abs(loss - (reference.get(step) as number)) <= 1e-5 * Math.max(1, Math.abs(loss)), `step ${step}: ${loss} vs ${reference.get(step)}`);
+    // Resume at epoch 2 from the snapshot of epoch 1.
+    const resumed = path.join(root.dir, `${backend}-run-resumed`);
+    const cfgRes = writeConfig(`${backend}-resumed`, resumed, { epochs: 3 });
+    const r = await runSeg(['train', '--cfg', cfgRes, '--log_steps', '1', '--backend', backend, 'TRAIN.RESUME_MODEL_DIR', path.join(full, '1')], { cwd: root.dir });
+    ok(r, 'resumed run');
+    assert.match(r.stderr, /Resume from .*: epoch 2, step 0\/4 \(global step 4\)/);
+    const after1 = trainLosses(resumed);
+    assert.deepEqual([...after1.keys()], [5, 6, 7, 8, 9, 10, 11, 12]);
+    for (const [step, loss] of after1) assert.ok(Math.abs(loss - (reference.get(step) as number)) <= 1e-5 * Math.max(1, Math.abs(loss)), `step ${step}: ${loss} vs ${reference.get(step)}`);
 
-  // Ctrl-C in the middle of training, then resume from interrupted/.
-  const intr = path.join(root.dir, 'run-intr');
-  const cfgIntr = writeConfig('intr', intr, { epochs: 3 });
-  const c = await runSeg(['train', '--cfg', cfgIntr, '--seed', '11', '--log_steps', '1', '--backend', 'wasm'], { cwd: root.dir, onSpawn: signalAt(/epoch=1 step=2\/4/, 'SIGINT') });
-  assert.equal(c.code, 130, c.stderr);
-  assert.match(c.stderr, /seg: interrupted error: interrupted at epoch \d step \d\/4; checkpoint saved to .*interrupted/);
-  assert.ok(fs.existsSync(path.join(intr, 'interrupted', 'checkpoint.json')));
-  const cont = await runSeg(['train', '--cfg', cfgIntr, '--log_steps', '1', '--backend', 'wasm', 'TRAIN.RESUME_MODEL_DIR', path.join(intr, 'interrupted')], { cwd: root.dir });
-  ok(cont, 'resume after Ctrl-C');
-  const all = trainLosses(intr);
-  assert.equal(all.size, 12, 'every step logged once across the two processes');
-  for (const [step, loss] of all) assert.ok(Math.abs(loss - (reference.get(step) as number)) <= 1e-5 * Math.max(1, Math.abs(loss)), `step ${step}: ${loss} vs ${reference.get(step)}`);
-});
+    // Ctrl-C in the middle of training, then resume from interrupted/.
+    const intr = path.join(root.dir, `${backend}-run-intr`);
+    const cfgIntr = writeConfig(`${backend}-intr`, intr, { epochs: 3 });
+    const c = await runSeg(['train', '--cfg', cfgIntr, '--seed', '11', '--log_steps', '1', '--backend', backend], { cwd: root.dir, onSpawn: signalAt(/epoch=1 step=2\/4/, 'SIGINT') });
+    assert.equal(c.code, 130, c.stderr);
+    assert.match(c.stderr, /seg: interrupted error: interrupted at epoch \d step \d\/4; checkpoint saved to .*interrupted/);
+    assert.ok(fs.existsSync(path.join(intr, 'interrupted', 'checkpoint.json')));
+    const cont = await runSeg(['train', '--cfg', cfgIntr, '--log_steps', '1', '--backend', backend, 'TRAIN.RESUME_MODEL_DIR', path.join(intr, 'interrupted')], { cwd: root.dir });
+    ok(cont, 'resume after Ctrl-C');
+    const all = trainLosses(intr);
+    assert.equal(all.size, 12, 'every step logged once across the two processes');
+    for (const [step, loss] of all) assert.ok(Math.abs(loss - (reference.get(step) as number)) <= 1e-5 * Math.max(1, Math.abs(loss)), `step ${step}: ${loss} vs ${reference.get(step)}`);
+  });
+}
 
 test('a new run into a folder that holds a run is refused (exit 2); --overwrite moves the old run aside; pruning keeps to its own run', async () => {
   const run = path.join(root.dir, 'run-reuse');

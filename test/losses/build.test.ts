@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigSchema, type SegConfig, type SegConfigInput } from '../../src/config/schema.js';
 import { activeLossStage, buildLoss } from '../../src/losses/build.js';
-import { LOSSES, LOSS_NAMES } from '../../src/losses/registry.js';
+import { LOSS_HEADS, LOSSES, LOSS_NAMES } from '../../src/losses/registry.js';
 import { runSeg } from '../helpers/cli.js';
 import { BACKENDS, useBackend } from './backend.js';
 import { assertGrad, assertValue, goldenCase, inputs } from './golden.js';
@@ -162,7 +162,7 @@ for (const backend of BACKENDS) {
         tf.dispose([ev.total, ...Object.values(ev.terms)]);
       }
       for (const name of LOSS_NAMES) {
-        const binaryLoss = LOSSES[name].head === 'one-channel';
+        const binaryLoss = LOSS_HEADS[name] === 'one-channel';
         const v = binaryLoss ? x : xm;
         const y = binaryLoss ? yb : ym;
         const { value, grad } = tf.valueAndGrad((t: tf.Tensor4D) => LOSSES[name].fn(t, y, { perImage: true }))(v);

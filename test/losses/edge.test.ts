@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { LOSSES, type LossName } from '../../src/losses/registry.js';
+import { LOSS_HEADS, LOSSES, type LossName } from '../../src/losses/registry.js';
 import type { LossOptions } from '../../src/losses/types.js';
 import { BACKENDS, useBackend } from './backend.js';
 import { softmax64 } from './naive.js';
@@ -31,7 +31,7 @@ function assertClose(actual: readonly number[], expected: readonly number[], wha
 }
 
 const ALL: LossName[] = ['softmax_loss', 'dice_loss', 'bce_loss', 'lovasz_hinge_loss', 'lovasz_softmax_loss'];
-const isBinary = (n: LossName) => LOSSES[n].head === 'one-channel';
+const isBinary = (n: LossName) => LOSS_HEADS[n] === 'one-channel';
 
 for (const backend of BACKENDS) {
   test(`every pixel ignored: loss 0 and gradient exactly 0, for every loss and mode [${backend}]`, async () => {

@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend/index.js';
 import { DeepLabV3Plus, deeplabOptionsFromConfig } from '../../src/models/build.js';
 import { buildLoss } from '../../src/losses/build.js';
-import { LOSSES, type LossName } from '../../src/losses/registry.js';
+import { LOSS_HEADS, LOSSES, type LossName } from '../../src/losses/registry.js';
 import { resolveLossOptions, prepareLabels } from '../../src/losses/common.js';
 import { Optimizer } from '../../src/train/optimizer.js';
 import { decaysWeight } from '../../src/train/trainer.js';
@@ -123,7 +123,7 @@ function compareNetwork(c: ReferenceConfig, worst: Map<Quantity, number>): void 
     const options = resolveLossOptions({ ignoreIndex: 255 });
     for (const [name, expected] of Object.entries(c.losses)) {
       const entry = LOSSES[name as LossName];
-      const prepared = prepareLabels(name, entry.head, train, y, 255);
+      const prepared = prepareLabels(name, LOSS_HEADS[name as LossName], train, y, 255);
       const got = tf.tidy(() => entry.core(train, prepared, options).dataSync()[0] as number);
       scalar(name, got, expected);
     }

@@ -3,8 +3,8 @@ import type { Command } from '../command.js';
 import { cfgOption } from '../command.js';
 import { configFromArgs } from '../config_args.js';
 import { EXIT_CODES } from '../../util/errors.js';
-import { allLossNames } from '../../config/derive.js';
-import { LOSSES } from '../../losses/registry.js';
+import { allLossNames } from '../../losses/mix.js';
+import { oneChannelLosses } from '../../losses/names.js';
 
 export const checkCommand: Command = {
   name: 'check',
@@ -24,7 +24,7 @@ export const checkCommand: Command = {
     const { writeFileAtomic } = await import('../../util/atomic.js');
     const { config } = configFromArgs(args, env);
     const cfg = await ensureDataset(config, env.ctx, { splits: [] });
-    const report = await checkDataset(cfg, env.ctx, { oneChannelLosses: allLossNames(cfg).filter((n) => LOSSES[n].head === 'one-channel') });
+    const report = await checkDataset(cfg, env.ctx, { oneChannelLosses: oneChannelLosses(allLossNames(cfg)) });
     const logFile = path.resolve(typeof args['detail_log'] === 'string' ? args['detail_log'] : 'detail.log');
     await writeFileAtomic(logFile, detailLog(report), { mkdir: true });
     if (args.json) {

@@ -2,7 +2,6 @@ import * as path from 'node:path';
 import type { Command } from '../command.js';
 import { cfgOption, gpuOptions } from '../command.js';
 import { configFromArgs } from '../config_args.js';
-import { startBackend } from '../backend_args.js';
 import { configError } from '../../util/errors.js';
 
 export const exportCommand: Command = {
@@ -22,6 +21,7 @@ export const exportCommand: Command = {
     const { buildModel } = await import('../../models/build.js');
     const { loadCheckpoint, restoreWeights } = await import('../../checkpoint/checkpoint.js');
     const { exportModel } = await import('../../export/export.js');
+    const { startBackend } = await import('../backend_args.js');
     await startBackend(args, env);
     const modelArg = typeof args['model'] === 'string' && args['model'] !== '' ? args['model'] : undefined;
     const ckptDir = modelArg ?? cfg.TEST.TEST_MODEL;

@@ -784,8 +784,8 @@ export function instantiateLovasz(memory: unknown, simd: boolean): LovaszExports
       compiled.set(key, mod);
     }
     return new WA.Instance(mod, { env: { memory } }).exports as LovaszExports;
-  } catch (e) {
-    if (process.env['SEG_DEBUG_SIMD']) console.error(e);
+  } catch {
+    // An engine without wasm SIMD (or shared memory): the caller runs the plain path.
     return undefined;
   }
 }

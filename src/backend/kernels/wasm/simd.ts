@@ -517,8 +517,8 @@ export function instantiateSimd(memory: unknown): SimdExports | undefined {
       compiled.set(shared, mod);
     }
     return new WA.Instance(mod, { env: { memory } }).exports as SimdExports;
-  } catch (e) {
-    if (process.env['SEG_DEBUG_SIMD']) console.error(e);
+  } catch {
+    // An engine without wasm SIMD (or shared memory): the caller runs the plain path.
     return undefined;
   }
 }
