@@ -4,7 +4,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { Logger, ProgressFactory, RunContext } from '../util/context.js';
-import { escapeControls } from '../util/text.js';
+import { escapeControls, formatDuration } from '../util/text.js';
 
 export interface OutputOptions {
   quiet: boolean;
@@ -110,12 +110,4 @@ export function makeContext(opts: OutputOptions): { ctx: RunContext; finish: () 
       activeBar = undefined;
     },
   };
-}
-
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  return `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`;
 }

@@ -4,9 +4,9 @@
  * bounded prefetch queue.
  *
  * Reproducibility. Training order and augmentation depend only on (SEED, epoch, position):
- *  - the epoch's order is `new Rng(deriveSeed(seed, DATA_ORDER_STREAM, epoch)).permutation(N)`;
+ *  - the epoch's order is `new Rng(deriveSeed(seed, SALT.dataOrder, epoch)).permutation(N)`;
  *  - the sample at position p of the epoch is augmented with `new Rng(deriveSeed(seed,
- *    DATA_AUG_STREAM, epoch, p))`.
+ *    SALT.dataAugment, epoch, p))`.
  * So batches do not depend on worker scheduling, and a run resumed at (epoch, step) with the
  * same seed sees exactly the batches of the uninterrupted run. (The stream tags keep the data's
  * random streams apart from other users of deriveSeed(seed, epoch, ...).)
@@ -16,17 +16,12 @@
 import * as os from 'node:os';
 import type { SegConfig } from '../config/schema.js';
 import { dataError } from '../util/errors.js';
-import { deriveSeed, Rng } from '../util/rng.js';
+import { deriveSeed, Rng, SALT } from '../util/rng.js';
 import { normalizationTables, normalizeInto } from './augment.js';
 import { readSplit, type ListEntry, type Split } from './file_list.js';
-import type { RawImage } from './image_io.js';
 import { WorkerPool } from './pool.js';
-import { dataOptions, processTask, type DataOptions, type ProcessedSample, type SampleTask } from './sample.js';
+import { dataOptions, processTask, type DataOptions, type ProcessedSample, type SampleGeometry, type SampleTask } from './sample.js';
 
-/** deriveSeed tag of the per-epoch order. */
-export const DATA_ORDER_STREAM = 0x0da7a0;
-/** deriveSeed tag of the per-sample augmentation. */
-export const DATA_AUG_STREAM = 0x0da7a1;
 
 /** One batch for the model. */
 export interface Batch {
@@ -42,19 +37,9 @@ export interface Batch {
   entries: ListEntry[];
 }
 
-/** Where an eval/vis sample sits in its padded crop, and what it looked like before. */
-export interface EvalSampleInfo {
+/** An eval/vis sample's list line and geometry (sample.ts). */
+export interface EvalSampleInfo extends SampleGeometry {
   entry: ListEntry;
-  /** False for image-only lines (labels all IGNORE_INDEX). */
-  hasLabel: boolean;
-  /** The resized image occupies the top-left validWidth × validHeight of the crop. */
-  validWidth: number;
-  validHeight: number;
-  /** Size of the image file as displayed (EXIF orientation applied). */
-  originalWidth: number;
-  originalHeight: number;
-  /** The decoded image at its original size (8-bit RGB/RGBA), when `keepOriginal` was asked. */
-  original?: RawImage;
 }
 
 /** An eval/vis batch: a Batch at EVAL_CROP_SIZE plus per-sample geometry. */
@@ -85,12 +70,12 @@ export function stepsPerEpoch(cfg: SegConfig, numSamples: number): number {
 
 /** The sample order of an epoch: a permutation of 0..n-1. */
 export function epochOrder(seed: number, epoch: number, n: number): number[] {
-  return new Rng(deriveSeed(seed, DATA_ORDER_STREAM, epoch)).permutation(n);
+  return new Rng(deriveSeed(seed, SALT.dataOrder, epoch)).permutation(n);
 }
 
 /** The augmentation seed of the sample at `position` of `epoch`. */
 export function sampleSeed(seed: number, epoch: number, position: number): number {
-  return deriveSeed(seed, DATA_AUG_STREAM, epoch, position);
+  return deriveSeed(seed, SALT.dataAugment, epoch, position);
 }
 
 /** Bytes a processed sample holds while queued (8-bit image + int32 label). */
@@ -221,15 +206,7 @@ export class DataLoader {
       const out = withInfo
         ? {
             ...batch,
-            samples: cur.map((s, i): EvalSampleInfo => ({
-              entry: curEntries[i] as ListEntry,
-              hasLabel: s.hasLabel,
-              validWidth: s.validWidth,
-              validHeight: s.validHeight,
-              originalWidth: s.originalWidth,
-              originalHeight: s.originalHeight,
-              ...(s.original ? { original: s.original } : {}),
-            })),
+            samples: cur.map(({ image, label, width, height, channels, ...geometry }, i): EvalSampleInfo => ({ entry: curEntries[i] as ListEntry, ...geometry })),
           }
         : batch;
       cur = [];

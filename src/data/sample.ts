@@ -39,20 +39,27 @@ export interface SampleTask {
   keepOriginal?: boolean;
 }
 
-/** A processed sample: crop-sized 8-bit image and int32 labels, plus eval geometry. */
-export interface ProcessedSample {
+/** Where an eval/vis sample sits in its padded crop, and what it looked like before. */
+export interface SampleGeometry {
+  /** False for image-only test/vis lines (the label is then all IGNORE_INDEX). */
+  hasLabel: boolean;
+  /** The resized image occupies the top-left validWidth × validHeight of the crop. */
+  validWidth: number;
+  validHeight: number;
+  /** Size of the image file as displayed (EXIF orientation applied). */
+  originalWidth: number;
+  originalHeight: number;
+  /** The decoded image at its original size (8-bit RGB/RGBA), when `keepOriginal` was asked. */
+  original?: RawImage;
+}
+
+/** A processed sample: crop-sized 8-bit image and int32 labels, plus its geometry. */
+export interface ProcessedSample extends SampleGeometry {
   image: Uint8Array;
   label: Int32Array;
   width: number;
   height: number;
   channels: number;
-  /** False for image-only test/vis lines (the label is then all IGNORE_INDEX). */
-  hasLabel: boolean;
-  validWidth: number;
-  validHeight: number;
-  originalWidth: number;
-  originalHeight: number;
-  original?: RawImage;
 }
 
 /** Value → pixel count of the values outside [0, numClasses-1] ∪ {ignore}. */

@@ -118,22 +118,17 @@ function hingeFlat(
   // The sorted keys give the margins back, so the walk reads memory in order and only writes the
   // gradient at random.
   const sortedKeys = buffers.keys;
+  const gk = buffers.lovaszGradient(order, n, G);
   let loss = 0;
-  let cum = 0;
-  let prevJ = 0;
   for (let k = 0; k < n; k++) {
     const tagged = order[k] as number;
     const j = tagged & 0x7fffffff;
     const key = sortedKeys[k] as number;
     f32u[0] = (key & 0x80000000) !== 0 ? key & 0x7fffffff : ~key >>> 0; // inverse of ascendingKey
     const err = 1 - (f32[0] as number); // 1 − margin
-    const fg = tagged !== j;
-    if (fg) cum++;
-    const jac = 1 - (G - cum) / (G + (k + 1 - cum));
-    const g = jac - prevJ;
-    prevJ = jac;
+    const g = gk[k] as number;
     loss += err * g;
-    grad[j] = fg ? -g * scale : g * scale;
+    grad[j] = tagged !== j ? -g * scale : g * scale;
   }
   return loss;
 }

@@ -54,17 +54,7 @@ export function lovaszSoftmaxCore(logits: tf.Tensor4D, labels: PreparedLabels, o
     const { vIndex, lab, pT, sawNaN } = compact(peek(probsCM) as Float32Array, data, ignoreIndex, C, V);
     const pTBits = new Uint32Array(pT.buffer, pT.byteOffset, pT.length);
 
-    // The sets: the whole batch, or one per image, as ranges of the compacted pixels.
-    const ranges: Array<[number, number]> = [];
-    if (options.perImage) {
-      for (let n = 0, start = 0; n < N; n++) {
-        const len = validPerImage[n] as number;
-        if (len > 0) ranges.push([start, start + len]);
-        start += len;
-      }
-    } else if (V > 0) {
-      ranges.push([0, V]);
-    }
+    const ranges = pixelSets(validPerImage, N, V, options.perImage);
 
     const dP = scratch.f32('lovasz_softmax.dP', C * V); // scale · d loss / d p, class-major
     dP.fill(0);
@@ -202,6 +192,24 @@ export function unsortedClassLoss(c: number, G: number, s: number, e: number, V:
 }
 
 /**
+ * The sets a Lovász loss averages over, as ranges of the compacted valid pixels (image after
+ * image): the whole batch, or one per image that has a valid pixel (per-image mode).
+ */
+export function pixelSets(validPerImage: ArrayLike<number>, N: number, V: number, perImage: boolean): Array<[number, number]> {
+  const ranges: Array<[number, number]> = [];
+  if (perImage) {
+    for (let n = 0, start = 0; n < N; n++) {
+      const len = validPerImage[n] as number;
+      if (len > 0) ranges.push([start, start + len]);
+      start += len;
+    }
+  } else if (V > 0) {
+    ranges.push([0, V]);
+  }
+  return ranges;
+}
+
+/**
  * loss_c of one class over the compacted pixels [s, e); writes `scale · d loss_c / d p_c` into
  * dP. G = foreground pixels of class c in the set, maxFgP = the largest p_c among them.
  */
@@ -254,18 +262,14 @@ function classLoss(
   // The sorted keys give the errors back (float32), so the walk reads memory in order and only
   // writes dP at random.
   const sortedKeys = buffers.keys;
+  const gk = buffers.lovaszGradient(order, n, G);
   let loss = 0;
-  let cum = 0;
-  let prevJ = 0;
   for (let k = 0; k < n; k++) {
     const tagged = order[k] as number;
     const v = tagged & 0x7fffffff;
     f32u[0] = 0x7fffffff - (sortedKeys[k] as number);
     const err = f32[0] as number;
-    if (tagged !== v) cum++;
-    const jac = 1 - (G - cum) / (G + (k + 1 - cum));
-    const g = jac - prevJ;
-    prevJ = jac;
+    const g = gk[k] as number;
     loss += err * g;
     dP[base + v] = tagged !== v ? -g * scale : g * scale;
   }

@@ -19,6 +19,7 @@ export class SortBuffers {
   private keys2: Uint32Array;
   private index2: Uint32Array;
   private readonly hist = scratch.i32('sort.hist', 4 * 65536);
+  private readonly g: Float64Array;
 
   /** Buffers for `capacity` pairs, from the losses' reusable scratch memory (workspace.ts). */
   constructor(capacity: number) {
@@ -26,6 +27,27 @@ export class SortBuffers {
     this.index = scratch.u32('sort.index', capacity);
     this.keys2 = scratch.u32('sort.keys2', capacity);
     this.index2 = scratch.u32('sort.index2', capacity);
+    this.g = scratch.f64('sort.lovasz_grad', capacity);
+  }
+
+  /**
+   * Alg. 1 of Berman et al. (2018) on the first `n` entries of `order` (sorted by decreasing
+   * error; the top bit of an entry flags a foreground pixel): g_k = J_k − J_(k−1), the gradient of
+   * the Lovász extension of the Jaccard loss at sorted position k, where J_k = 1 − (G − I_k) /
+   * (G + k + 1 − I_k), I_k counts the foreground among the first k + 1 entries and G the foreground
+   * of the whole set. A view valid until the next call, in float64.
+   */
+  lovaszGradient(order: Uint32Array, n: number, G: number): Float64Array {
+    const g = this.g;
+    let cum = 0;
+    let prevJ = 0;
+    for (let k = 0; k < n; k++) {
+      if (((order[k] as number) & 0x80000000) !== 0) cum++;
+      const jac = 1 - (G - cum) / (G + (k + 1 - cum));
+      g[k] = jac - prevJ;
+      prevJ = jac;
+    }
+    return g;
   }
 
   /**

@@ -17,7 +17,7 @@ import { allLossNames } from '../losses/mix.js';
 import { currentOps } from '../ops/index.js';
 import type { OpSet } from '../ops/types.js';
 import { configError, dataError } from '../util/errors.js';
-import { deriveSeed } from '../util/rng.js';
+import { deriveSeed, SALT } from '../util/rng.js';
 import { BACKBONES } from './backbones/registry.js';
 import type { BackboneName } from './backbones/names.js';
 import type { Backbone, OutputStride } from './backbones/types.js';
@@ -173,7 +173,7 @@ export class DeepLabV3Plus implements SegModel {
       });
     }
     if (images.dtype !== 'float32') throw dataError(`model input must be float32 normalised images, got ${images.dtype}`);
-    const seed = opts.seed ?? deriveSeed(this.seed, 0xa991, this.calls++);
+    const seed = opts.seed ?? deriveSeed(this.seed, SALT.apply, this.calls++);
     const ops = currentOps();
     return tf.tidy(() => this.forward(ops, images, { ...opts, seed }));
   }

@@ -21,7 +21,7 @@
  *                 conv to DECODER.CONV_FILTERS (no norm), summed.
  * Head: 1×1 conv with bias to the head channels.
  */
-import { deriveSeed } from '../util/rng.js';
+import { deriveSeed, SALT } from '../util/rng.js';
 import { convBias, convBn, sepConv, type NormSpec } from './layers.js';
 import type { OpSet } from '../ops/types.js';
 import type { ApplyContext, Layer } from './types.js';
@@ -65,7 +65,6 @@ export function defaultAsppRates(outputStride: number): number[] {
 }
 
 /** Salt of the dropout seed, so that dropout masks do not correlate with other seeded draws. */
-const DROPOUT_SALT = 0xd0;
 
 export function buildEncoder(store: VariableStore, cin: number, o: AsppOptions, norm: NormSpec): Encoder {
   const s = store.scope('encoder');
@@ -89,7 +88,7 @@ export function buildEncoder(store: VariableStore, cin: number, o: AsppOptions, 
       let y = ops.concat(outs);
       if (projection) {
         y = projection(ops, y, ctx);
-        if (ctx.training && o.dropout > 0) y = ops.dropout(y, o.dropout, deriveSeed(ctx.seed, DROPOUT_SALT));
+        if (ctx.training && o.dropout > 0) y = ops.dropout(y, o.dropout, deriveSeed(ctx.seed, SALT.dropout));
       }
       return y;
     },

@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BatchNormParams, GroupNormParams, NormOptions, NormParams } from './types.js';
 
-interface BatchStats {
+export interface BatchStats {
   mean: tf.Tensor1D;
   variance: tf.Tensor1D;
 }
@@ -52,19 +52,23 @@ function batchNormTrainCore(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1
   return { y, stats };
 }
 
+/** moving = momentum·moving + (1 − momentum)·batch, for mean and variance; disposes `batch`. */
+export function updateMovingStats(p: BatchNormParams, batch: BatchStats, momentum: number): void {
+  try {
+    tf.tidy(() => {
+      p.movingMean.assign(tf.add(tf.mul(p.movingMean, momentum), tf.mul(batch.mean, 1 - momentum)));
+      p.movingVariance.assign(tf.add(tf.mul(p.movingVariance, momentum), tf.mul(batch.variance, 1 - momentum)));
+    });
+  } finally {
+    batch.mean.dispose();
+    batch.variance.dispose();
+  }
+}
+
 /** Training-mode batch norm: normalise with batch statistics, update the moving statistics. */
 export function batchNormTrain(x: tf.Tensor4D, p: BatchNormParams, o: NormOptions): tf.Tensor4D {
   const { y, stats } = batchNormTrainCore(x, p.gamma, p.beta, o.epsilon);
-  try {
-    tf.tidy(() => {
-      const m = o.momentum;
-      p.movingMean.assign(tf.add(tf.mul(p.movingMean, m), tf.mul(stats.mean, 1 - m)));
-      p.movingVariance.assign(tf.add(tf.mul(p.movingVariance, m), tf.mul(stats.variance, 1 - m)));
-    });
-  } finally {
-    stats.mean.dispose();
-    stats.variance.dispose();
-  }
+  updateMovingStats(p, stats, o.momentum);
   return y;
 }
 

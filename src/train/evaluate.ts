@@ -9,7 +9,7 @@ import type { RunContext } from '../util/context.js';
 import type { SegModel } from '../models/build.js';
 import type { DataLoader } from '../data/loader.js';
 import { ConfusionMatrix, type SegMetrics } from '../metrics/confusion.js';
-import type { LossFunction } from './step.js';
+import { predict, type LossFunction } from './step.js';
 import { runtimeError } from '../util/errors.js';
 
 export interface EvaluateOptions {
@@ -66,10 +66,8 @@ export async function evaluate(model: SegModel, cfg: SegConfig, opts: EvaluateOp
           const flipped = model.apply(tf.reverse(x, 2) as tf.Tensor4D, { training: false });
           const p = tf.add(probabilities(logits), tf.reverse(probabilities(flipped), 2));
           pred = tf.argMax(p, 3);
-        } else if (logits.shape[3] === 1) {
-          pred = tf.cast(tf.greater(tf.squeeze(logits, [3]), 0), 'int32');
         } else {
-          pred = tf.argMax(logits, 3);
+          pred = predict(logits);
         }
         return { pred: pred as tf.Tensor3D, loss: lossT, sum: tf.sum(logits) };
       });

@@ -14,6 +14,12 @@ import { optimizerStep } from '../backend/kernels/optimizer.js';
 
 export type OptimizerName = 'sgd' | 'adam';
 
+/** Weights pdseg exempts from L2: the batch-norm scale/shift of the DeepLab head (not the backbone). */
+export function decaysWeight(name: string): boolean {
+  const isNorm = /\/(bn|gn|norm)[^/]*\/(gamma|beta)$/.test(name);
+  return !(isNorm && !name.startsWith('backbone/'));
+}
+
 export interface NamedTensor {
   name: string;
   tensor: tf.Tensor;

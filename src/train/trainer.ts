@@ -15,24 +15,29 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { SegConfig } from '../config/schema.js';
 import type { RunContext } from '../util/context.js';
 import { configError, runtimeError, SegError } from '../util/errors.js';
-import { deriveSeed } from '../util/rng.js';
+import { deriveSeed, SALT } from '../util/rng.js';
 import { makeDirs, writeFileAtomicSync } from '../util/atomic.js';
 import { buildModel, type SegModel } from '../models/build.js';
 import { buildLoss, activeLossStage } from '../losses/build.js';
 import { DataLoader, stepsPerEpoch } from '../data/loader.js';
 import { memoryCheck } from '../data/check.js';
 import { ensureDataset } from '../data/datasets/ensure.js';
-import { readSplit } from '../data/file_list.js';
-import { saveCheckpoint, loadCheckpoint, restoreWeights, loadPretrained } from '../checkpoint/checkpoint.js';
+import { readSplit, type ListEntry } from '../data/file_list.js';
+import { saveCheckpoint, loadCheckpoint, restoreWeights, loadPretrained, type LoadedCheckpoint } from '../checkpoint/checkpoint.js';
 import { configToYaml } from '../config/format.js';
-import { Optimizer } from './optimizer.js';
+import { decaysWeight, Optimizer } from './optimizer.js';
 import { makeLrSchedule } from './lr.js';
-import { trainStep } from './step.js';
+import { trainStep, type LossFunction } from './step.js';
 import { initLogitBiasFromPrior } from './logit_prior.js';
 import { claimRunDir, pruneSnapshots } from './run_dir.js';
-import { MetricsLog, type TrainRecord } from './metrics_log.js';
+import { MetricsLog } from './metrics_log.js';
+import { LogWindow, progressFields } from './log_window.js';
+import { nextPosition, readTrainState, type Best, type Position, type TrainState } from './train_state.js';
 import { evaluate } from './evaluate.js';
 import { ConfusionMatrix, pickMetric, type SegMetrics } from '../metrics/confusion.js';
+
+export { decaysWeight } from './optimizer.js';
+export type { TrainState } from './train_state.js';
 
 export interface TrainOptions {
   doEval: boolean;
@@ -51,34 +56,116 @@ export interface TrainResult {
   runDir: string;
   finalDir: string;
   bestDir: string | undefined;
-  best: { metric: string; value: number; epoch: number } | undefined;
+  best: Best | undefined;
   lastEval: SegMetrics | undefined;
   steps: number;
   seconds: number;
   seed: number;
 }
 
-/** What a checkpoint's state.json holds. */
-export interface TrainState {
-  /** Epoch the data position refers to. */
-  epoch: number;
-  /** Steps of `epoch` already done (stepsPerEpoch when the epoch is complete). */
-  epochStep: number;
-  /** Updates done since the start of training. */
-  globalStep: number;
-  stepsPerEpoch: number;
-  /** Run seed: with (epoch, epochStep) it fixes every later random choice (data order, augmentation, dropout). */
+/** What every part of one run shares. */
+interface Run {
+  cfg: SegConfig;
+  runDir: string;
+  cwd: string;
   seed: number;
-  optimizerStep: number;
-  best: { metric: string; value: number; epoch: number } | null;
-  /** Why this checkpoint was written. */
-  reason: 'snapshot' | 'final' | 'interrupted' | 'best';
+  stepsPerEpoch: number;
+  model: SegModel;
+  optimizer: Optimizer;
+  log: MetricsLog;
+  ctx: RunContext;
+  started: number;
+  /** The best evaluation so far (carried in every checkpoint). */
+  best: Best | null;
 }
 
-/** Weights pdseg exempts from L2: the batch-norm scale/shift of the DeepLab head (not the backbone). */
-export function decaysWeight(name: string): boolean {
-  const isNorm = /\/(bn|gn|norm)[^/]*\/(gamma|beta)$/.test(name);
-  return !(isNorm && !name.startsWith('backbone/'));
+/** Write checkpoint `<runDir>/<name>` for position `at`; returns its folder. */
+function saveState(run: Run, name: string, reason: TrainState['reason'], at: Position): string {
+  const target = path.join(run.runDir, name);
+  const opt = run.optimizer.state();
+  const state: TrainState = { ...at, seed: run.seed, stepsPerEpoch: run.stepsPerEpoch, optimizerStep: opt.step, best: run.best, reason };
+  saveCheckpoint(target, {
+    weights: run.model.weights.map((w) => ({ name: w.name, tensor: w.variable })),
+    optimizer: { name: run.cfg.SOLVER.OPTIMIZER, config: { ...run.optimizer.options, decays: undefined }, slots: opt.slots },
+    state,
+    config: run.cfg,
+  });
+  return target;
+}
+
+/** Ctrl-C or SIGTERM: save `interrupted/` at `at` and return the error that ends the run. */
+function interrupted(run: Run, at: Position): SegError {
+  const dir = saveState(run, 'interrupted', 'interrupted', at);
+  return new SegError('interrupted', `interrupted at epoch ${at.epoch} step ${at.epochStep}/${run.stepsPerEpoch}; checkpoint saved to ${dir}`, {
+    hint: `resume with TRAIN.RESUME_MODEL_DIR ${path.relative(run.cwd, dir) || dir}`,
+  });
+}
+
+/** Continue `resumed` exactly: weights, optimiser slots, position and best metric. */
+function resume(run: Run, resumed: LoadedCheckpoint, state: TrainState, dir: string): Position {
+  restoreWeights(run.model, resumed);
+  if (resumed.optimizer) run.optimizer.load(state.optimizerStep, resumed.optimizer.slots);
+  if (state.stepsPerEpoch !== run.stepsPerEpoch) {
+    throw configError(`the checkpoint was trained with ${state.stepsPerEpoch} steps per epoch, this config gives ${run.stepsPerEpoch}`, { key: 'TRAIN.RESUME_MODEL_DIR', hint: 'resume with the same data list and BATCH_SIZE' });
+  }
+  run.best = state.best;
+  const at = nextPosition(state, run.stepsPerEpoch);
+  run.ctx.log.info(`Resume from ${dir}: epoch ${at.epoch}, step ${at.epochStep}/${run.stepsPerEpoch} (global step ${at.globalStep})`);
+  return at;
+}
+
+/** A new run: pretrained weights where TRAIN.PRETRAINED_MODEL_DIR has them, then the logit bias at the class prior. */
+async function initialise(run: Run, trainList: readonly ListEntry[]): Promise<Position> {
+  const { cfg, ctx } = run;
+  let loaded: string[] = [];
+  if (cfg.TRAIN.PRETRAINED_MODEL_DIR !== '') {
+    const dir = path.resolve(run.cwd, cfg.TRAIN.PRETRAINED_MODEL_DIR);
+    if (fs.existsSync(dir)) loaded = loadPretrained(run.model, dir, ctx.log).loaded;
+    else ctx.log.info(`Pretrained model dir ${cfg.TRAIN.PRETRAINED_MODEL_DIR} not exists, training from scratch...`);
+  }
+  await initLogitBiasFromPrior(run.model, cfg, trainList, ctx.log, loaded);
+  const epoch = cfg.SOLVER.BEGIN_EPOCH;
+  return { epoch, epochStep: 0, globalStep: (epoch - 1) * run.stepsPerEpoch };
+}
+
+/** Evaluate on the val list after the snapshot of `at`, log it, and keep best_model/ by TRAIN.BEST_METRIC. */
+async function evaluateSnapshot(run: Run, at: Position, loader: DataLoader, lossFn: LossFunction): Promise<SegMetrics> {
+  const { cfg, ctx } = run;
+  const t0 = Date.now();
+  const ev = await evaluate(run.model, cfg, { split: 'val', loader, ctx, lossFn });
+  const m = ev.metrics;
+  run.log.write({
+    type: 'eval',
+    epoch: at.epoch,
+    step: at.globalStep,
+    split: 'val',
+    miou: m.miou,
+    acc: m.acc,
+    kappa: m.kappa,
+    iou: m.iou,
+    precision: m.precision,
+    recall: m.recall,
+    ...(ev.loss !== undefined ? { loss: ev.loss } : {}),
+    elapsed_s: (Date.now() - run.started) / 1000,
+  });
+  const value = pickMetric(m, cfg.TRAIN.BEST_METRIC);
+  ctx.log.info(`[EVAL] epoch=${at.epoch} mIoU=${m.miou.toFixed(4)} acc=${m.acc.toFixed(4)} ${cfg.TRAIN.BEST_METRIC}=${value.toFixed(4)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  if (!run.best || value > run.best.value) {
+    run.best = { metric: cfg.TRAIN.BEST_METRIC, value, epoch: at.epoch };
+    const bestDir = saveState(run, 'best_model', 'best', at);
+    ctx.log.info(`Save best model ${path.join(run.runDir, String(at.epoch))} to ${bestDir}, ${cfg.TRAIN.BEST_METRIC} = ${value.toFixed(4)}`);
+  }
+  return m;
+}
+
+/** A non-finite loss stops the run, naming the step and the terms that overflowed. */
+function nonFinite(run: Run, at: Position, loss: number, terms: Readonly<Record<string, number>>): SegError {
+  const bad = Object.entries(terms)
+    .filter(([, v]) => !Number.isFinite(v))
+    .map(([k, v]) => `${k}=${v}`);
+  return runtimeError(`non-finite loss at epoch ${at.epoch} step ${at.epochStep + 1} (global step ${at.globalStep + 1}): loss=${loss}${bad.length ? `, ${bad.join(', ')}` : ''}`, {
+    hint: `lower SOLVER.LR (now ${run.cfg.SOLVER.LR}) or enable SOLVER.LR_WARMUP; the last good checkpoint in ${run.runDir} is untouched`,
+  });
 }
 
 export async function train(cfgIn: SegConfig, opts: TrainOptions, ctx: RunContext): Promise<TrainResult> {
@@ -93,7 +180,7 @@ export async function train(cfgIn: SegConfig, opts: TrainOptions, ctx: RunContex
   const resumeDir = cfgIn.TRAIN.RESUME_MODEL_DIR === '' ? undefined : path.resolve(cwd, cfgIn.TRAIN.RESUME_MODEL_DIR);
   claimRunDir(runDir, { resumeDir, overwrite: opts.overwrite ?? false, shown: cfgIn.TRAIN.MODEL_SAVE_DIR, log: ctx.log });
   const resumed = resumeDir ? loadCheckpoint(resumeDir) : undefined;
-  const resumedState = resumed ? (resumed.state as unknown as TrainState) : undefined;
+  const resumedState = resumed && resumeDir ? readTrainState(resumed.state, resumeDir) : undefined;
   const seed = resumedState?.seed ?? cfgIn.SEED ?? randomInt(0, 2 ** 31 - 1);
   const cfg: SegConfig = await ensureDataset({ ...cfgIn, SEED: seed }, ctx, { cwd, splits: opts.doEval ? ['train', 'val'] : ['train'] });
 
@@ -108,7 +195,7 @@ export async function train(cfgIn: SegConfig, opts: TrainOptions, ctx: RunContex
   makeDirs(runDir);
   writeFileAtomicSync(path.join(runDir, 'config.yaml'), configToYaml(cfg));
 
-  const model = buildModel(cfg, { seed: deriveSeed(seed, 0x1217) });
+  const model = buildModel(cfg, { seed: deriveSeed(seed, SALT.init) });
   const names = new Map<tf.Variable, string>(model.weights.map((w) => [w.variable, w.name]));
   const optimizer = new Optimizer(
     { name: cfg.SOLVER.OPTIMIZER, momentum: cfg.SOLVER.MOMENTUM, momentum2: cfg.SOLVER.MOMENTUM2, weightDecay: cfg.SOLVER.WEIGHT_DECAY, decays: decaysWeight },
@@ -116,193 +203,75 @@ export async function train(cfgIn: SegConfig, opts: TrainOptions, ctx: RunContex
   );
   const log = new MetricsLog(runDir, { append: resumed !== undefined });
   const loader = new DataLoader(cfg, { workers: opts.workers, signal: ctx.signal, cwd });
+  const run: Run = { cfg, runDir, cwd, seed, stepsPerEpoch: spe, model, optimizer, log, ctx, started, best: null };
   try {
-    let epoch = cfg.SOLVER.BEGIN_EPOCH;
-    let epochStep = 0;
-    let globalStep = (epoch - 1) * spe;
-    let best: TrainState['best'] = null;
-    let pretrainedLoaded: string[] = [];
-    if (resumed && resumedState) {
-      restoreWeights(model, resumed);
-      if (resumed.optimizer) optimizer.load(resumedState.optimizerStep, resumed.optimizer.slots);
-      if (resumedState.stepsPerEpoch !== spe) {
-        throw configError(`the checkpoint was trained with ${resumedState.stepsPerEpoch} steps per epoch, this config gives ${spe}`, { key: 'TRAIN.RESUME_MODEL_DIR', hint: 'resume with the same data list and BATCH_SIZE' });
-      }
-      epoch = resumedState.epoch;
-      epochStep = resumedState.epochStep;
-      globalStep = resumedState.globalStep;
-      best = resumedState.best;
-      if (epochStep >= spe) {
-        epoch += 1;
-        epochStep = 0;
-      }
-      ctx.log.info(`Resume from ${resumeDir}: epoch ${epoch}, step ${epochStep}/${spe} (global step ${globalStep})`);
+    let at: Position;
+    if (resumed && resumedState && resumeDir) {
+      at = resume(run, resumed, resumedState, resumeDir);
       resumed.dispose();
-    } else if (cfg.TRAIN.PRETRAINED_MODEL_DIR !== '') {
-      const dir = path.resolve(cwd, cfg.TRAIN.PRETRAINED_MODEL_DIR);
-      if (fs.existsSync(dir)) pretrainedLoaded = loadPretrained(model, dir, ctx.log).loaded;
-      else ctx.log.info(`Pretrained model dir ${cfg.TRAIN.PRETRAINED_MODEL_DIR} not exists, training from scratch...`);
+    } else {
+      at = await initialise(run, trainList);
     }
-    if (!resumed) await initLogitBiasFromPrior(model, cfg, trainList, ctx.log, pretrainedLoaded);
     const schedule = makeLrSchedule(cfg.SOLVER, spe);
-
-    const checkpoint = (dir: string, reason: TrainState['reason'], state: Omit<TrainState, 'reason' | 'seed' | 'stepsPerEpoch' | 'optimizerStep' | 'best'>): string => {
-      const target = path.join(runDir, dir);
-      const opt = optimizer.state();
-      saveCheckpoint(target, {
-        weights: model.weights.map((w) => ({ name: w.name, tensor: w.variable })),
-        optimizer: { name: cfg.SOLVER.OPTIMIZER, config: { ...optimizer.options, decays: undefined }, slots: opt.slots },
-        state: { ...state, seed, stepsPerEpoch: spe, optimizerStep: opt.step, best, reason } satisfies TrainState as unknown as Record<string, unknown>,
-        config: cfg,
-      });
-      return target;
-    };
-
-    let bestDir: string | undefined = best ? path.join(runDir, 'best_model') : undefined;
     let lastEval: SegMetrics | undefined;
-    let window = { n: 0, loss: 0, terms: {} as Record<string, number>, t0: Date.now(), images: 0 };
     const debugCm = opts.debug ? new ConfusionMatrix(model.headChannels === 1 ? 2 : model.headChannels) : undefined;
-    const stepsAtStart = globalStep;
+    const window = new LogWindow(debugCm);
+    const stepsAtStart = at.globalStep;
     const bar = opts.interactive ? ctx.progress('train', totalSteps) : undefined;
-    bar?.update(globalStep);
+    bar?.update(at.globalStep);
     let stageName = '';
 
-    for (; epoch <= cfg.SOLVER.NUM_EPOCHS; epoch++, epochStep = 0) {
-      const stage = activeLossStage(cfg, epoch);
-      if (stage.describe !== stageName) {
-        ctx.log.info(`epoch ${epoch}: loss = ${stage.describe}`);
-        stageName = stage.describe;
-      }
-      const lossFn = buildLoss(cfg, epoch);
-      for await (const batch of loader.trainBatches({ seed, epoch, startStep: epochStep })) {
-        const lr = schedule(globalStep);
+    for (; at.epoch <= cfg.SOLVER.NUM_EPOCHS; at = { ...at, epoch: at.epoch + 1, epochStep: 0 }) {
+      const stage = activeLossStage(cfg, at.epoch);
+      if (stage.describe !== stageName) ctx.log.info(`epoch ${at.epoch}: loss = ${stage.describe}`);
+      stageName = stage.describe;
+      const lossFn = buildLoss(cfg, at.epoch);
+      for await (const batch of loader.trainBatches({ seed, epoch: at.epoch, startStep: at.epochStep })) {
+        const lr = schedule(at.globalStep);
         const { loss, terms } = trainStep(model, optimizer, lossFn, names, batch, {
           lr,
-          seed: deriveSeed(seed, 0xd0, globalStep),
-          step: globalStep,
+          seed: deriveSeed(seed, SALT.dropout, at.globalStep),
+          step: at.globalStep,
           accumulate: cfg.SOLVER.ACCUMULATE_STEPS,
           ignoreIndex: cfg.DATASET.IGNORE_INDEX,
           ...(debugCm ? { confusion: debugCm } : {}),
         });
-        if (!Number.isFinite(loss)) {
-          const bad = Object.entries(terms).filter(([, v]) => !Number.isFinite(v)).map(([k, v]) => `${k}=${v}`);
-          throw runtimeError(`non-finite loss at epoch ${epoch} step ${epochStep + 1} (global step ${globalStep + 1}): loss=${loss}${bad.length ? `, ${bad.join(', ')}` : ''}`, {
-            hint: `lower SOLVER.LR (now ${cfg.SOLVER.LR}) or enable SOLVER.LR_WARMUP; the last good checkpoint in ${runDir} is untouched`,
-          });
-        }
-        globalStep++;
-        epochStep++;
-        window.n++;
-        window.images += batch.n;
-        window.loss += loss;
-        for (const [k, v] of Object.entries(terms)) window.terms[k] = (window.terms[k] ?? 0) + v;
-        const logNow = epochStep % opts.logSteps === 0 || epochStep === spe;
-        if (logNow) {
-          const secs = Math.max(1e-9, (Date.now() - window.t0) / 1000);
-          const rec: TrainRecord = {
-            type: 'train',
-            epoch,
-            step: globalStep,
-            epoch_step: epochStep,
-            lr,
-            loss: window.loss / window.n,
-            terms: Object.fromEntries(Object.entries(window.terms).map(([k, v]) => [k, v / window.n])),
-            steps_per_sec: window.n / secs,
-            images_per_sec: window.images / secs,
-            elapsed_s: (Date.now() - started) / 1000,
-          };
-          if (debugCm) {
-            const m = debugCm.metrics();
-            rec.acc = m.acc;
-            rec.miou = m.miou;
-            debugCm.reset();
-          }
+        if (!Number.isFinite(loss)) throw nonFinite(run, at, loss, terms);
+        at = { epoch: at.epoch, epochStep: at.epochStep + 1, globalStep: at.globalStep + 1 };
+        window.add(loss, terms, batch.n);
+        if (at.epochStep % opts.logSteps === 0 || at.epochStep === spe) {
+          const rec = window.take({ epoch: at.epoch, step: at.globalStep, epoch_step: at.epochStep, lr, elapsed_s: (Date.now() - started) / 1000 });
           log.write(rec);
-          const done = globalStep - stepsAtStart;
-          const eta = done > 0 ? (((Date.now() - started) / 1000) * (totalSteps - globalStep)) / done : 0;
-          const fields = formatFields(rec, spe, eta);
-          if (bar) bar.update(globalStep, fields);
+          const done = at.globalStep - stepsAtStart;
+          const fields = progressFields(rec, spe, done > 0 ? (((Date.now() - started) / 1000) * (totalSteps - at.globalStep)) / done : 0);
+          if (bar) bar.update(at.globalStep, fields);
           else ctx.log.info(Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' '));
-          window = { n: 0, loss: 0, terms: {}, t0: Date.now(), images: 0 };
-        } else bar?.update(globalStep);
-        if (ctx.signal.aborted) {
-          bar?.stop();
-          const dir = checkpoint('interrupted', 'interrupted', { epoch, epochStep, globalStep });
-          throw new SegError('interrupted', `interrupted at epoch ${epoch} step ${epochStep}/${spe}; checkpoint saved to ${dir}`, {
-            hint: `resume with TRAIN.RESUME_MODEL_DIR ${path.relative(cwd, dir) || dir}`,
-          });
-        }
+        } else bar?.update(at.globalStep);
+        if (ctx.signal.aborted) break;
       }
+      // Aborted during a step, or between steps (e.g. while the loader was starting the epoch).
       if (ctx.signal.aborted) {
-        // Aborted between steps (e.g. while the loader was starting the epoch).
         bar?.stop();
-        const dir = checkpoint('interrupted', 'interrupted', { epoch, epochStep, globalStep });
-        throw new SegError('interrupted', `interrupted at epoch ${epoch} step ${epochStep}/${spe}; checkpoint saved to ${dir}`, { hint: `resume with TRAIN.RESUME_MODEL_DIR ${dir}` });
+        throw interrupted(run, at);
       }
-      const last = epoch === cfg.SOLVER.NUM_EPOCHS;
-      if (epoch % cfg.TRAIN.SNAPSHOT_EPOCH === 0 || last) {
-        const dir = checkpoint(String(epoch), 'snapshot', { epoch, epochStep: spe, globalStep });
-        ctx.log.info(`Save model checkpoint to ${dir}`);
+      if (at.epoch % cfg.TRAIN.SNAPSHOT_EPOCH === 0 || at.epoch === cfg.SOLVER.NUM_EPOCHS) {
+        const done: Position = { ...at, epochStep: spe };
+        ctx.log.info(`Save model checkpoint to ${saveState(run, String(at.epoch), 'snapshot', done)}`);
         pruneSnapshots(runDir, cfg.TRAIN.KEEP_CHECKPOINTS, seed);
-        if (opts.doEval) {
-          const t0 = Date.now();
-          const ev = await evaluate(model, cfg, { split: 'val', loader, ctx, lossFn });
-          lastEval = ev.metrics;
-          log.write({
-            type: 'eval',
-            epoch,
-            step: globalStep,
-            split: 'val',
-            miou: ev.metrics.miou,
-            acc: ev.metrics.acc,
-            kappa: ev.metrics.kappa,
-            iou: ev.metrics.iou,
-            precision: ev.metrics.precision,
-            recall: ev.metrics.recall,
-            ...(ev.loss !== undefined ? { loss: ev.loss } : {}),
-            elapsed_s: (Date.now() - started) / 1000,
-          });
-          const value = pickMetric(ev.metrics, cfg.TRAIN.BEST_METRIC);
-          ctx.log.info(`[EVAL] epoch=${epoch} mIoU=${ev.metrics.miou.toFixed(4)} acc=${ev.metrics.acc.toFixed(4)} ${cfg.TRAIN.BEST_METRIC}=${value.toFixed(4)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-          if (!best || value > best.value) {
-            best = { metric: cfg.TRAIN.BEST_METRIC, value, epoch };
-            bestDir = checkpoint('best_model', 'best', { epoch, epochStep: spe, globalStep });
-            ctx.log.info(`Save best model ${dir} to ${bestDir}, ${cfg.TRAIN.BEST_METRIC} = ${value.toFixed(4)}`);
-          }
-        }
+        if (opts.doEval) lastEval = await evaluateSnapshot(run, done, loader, lossFn);
       }
     }
     bar?.stop();
-    const finalDir = checkpoint('final', 'final', { epoch: cfg.SOLVER.NUM_EPOCHS, epochStep: spe, globalStep });
+    const finalDir = saveState(run, 'final', 'final', { epoch: cfg.SOLVER.NUM_EPOCHS, epochStep: spe, globalStep: at.globalStep });
     ctx.log.info(`Save final model to ${finalDir}`);
-    return { runDir, finalDir, bestDir, best: best ?? undefined, lastEval, steps: globalStep - stepsAtStart, seconds: (Date.now() - started) / 1000, seed };
+    const best = run.best ?? undefined;
+    return { runDir, finalDir, bestDir: best ? path.join(runDir, 'best_model') : undefined, best, lastEval, steps: at.globalStep - stepsAtStart, seconds: (Date.now() - started) / 1000, seed };
   } finally {
     await loader.close();
     log.close();
     optimizer.dispose();
     model.dispose();
   }
-}
-
-function formatFields(rec: TrainRecord, spe: number, etaSeconds: number): Record<string, string | number> {
-  const f: Record<string, string | number> = {
-    epoch: rec.epoch,
-    step: `${rec.epoch_step}/${spe}`,
-    lr: rec.lr.toPrecision(4),
-    loss: rec.loss.toFixed(4),
-  };
-  const terms = Object.entries(rec.terms);
-  if (terms.length > 1) for (const [k, v] of terms) f[k] = v.toFixed(4);
-  f['step/s'] = rec.steps_per_sec.toFixed(3);
-  if (rec.acc !== undefined) f['acc'] = rec.acc.toFixed(4);
-  if (rec.miou !== undefined) f['mIoU'] = rec.miou.toFixed(4);
-  f['eta'] = formatEta(etaSeconds);
-  return f;
-}
-
-function formatEta(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  return `${String(Math.floor(s / 3600)).padStart(2, '0')}:${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
 }
 
 export type { SegModel };

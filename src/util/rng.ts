@@ -15,6 +15,23 @@ export type RngState = readonly [number, number, number, number];
 /** The largest seed: generators take 32-bit seeds, so larger ones would alias smaller ones. */
 export const MAX_SEED = 2 ** 32 - 1;
 
+/**
+ * The streams derived from one seed, each under its own salt (`deriveSeed(seed, SALT.x, ...)`), so
+ * that no two uses draw the same numbers. Changing a value changes every run's results.
+ */
+export const SALT = Object.freeze({
+  /** Weight initialisation of a new model, from the run seed. */
+  init: 0x1217,
+  /** The forward pass of training step t, from the run seed (with t); dropout, from that step's seed. */
+  dropout: 0xd0,
+  /** A model.apply call given no seed, from the model's seed (with the call count). */
+  apply: 0xa991,
+  /** The order of epoch e's samples, from the run seed (with e). */
+  dataOrder: 0x0da7a0,
+  /** The augmentation of the sample at position p of epoch e, from the run seed (with e, p). */
+  dataAugment: 0x0da7a1,
+});
+
 /** 32-bit mix (MurmurHash3's finaliser). */
 function fmix32(h: number): number {
   h ^= h >>> 16;

@@ -1,21 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
+import { brightnessJitter, contrastJitter, gaussianBlur, gaussianSigma, saturationJitter } from '../../src/data/photometric.js';
+import { View } from '../../src/data/view.js';
 import {
   augmentTrain,
-  brightnessJitter,
-  contrastJitter,
   EvalCropError,
-  gaussianBlur,
-  gaussianSigma,
   normalizationTables,
   normalizeInto,
   pipelineOptions,
   predictionToOriginal,
   prepareEval,
   randomScale,
-  saturationJitter,
-  View,
   type PipelineOptions,
 } from '../../src/data/augment.js';
 import { readImage, readLabel } from '../../src/data/image_io.js';

@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dSame, depthwiseSame, referenceOps, setOps } from '../../ops/index.js';
+import { updateMovingStats } from '../../ops/norm.js';
 import type { BatchNormParams, ConvNormActOptions, ConvNormParams, OpSet } from '../../ops/types.js';
 import { batchNormAct } from './batchnorm.js';
 import { hasTrainingKernels } from './index.js';
@@ -19,16 +20,7 @@ import { hasTrainingKernels } from './index.js';
 /** Training-mode BN + activation with seg's fused kernels, updating the moving statistics as the reference does. */
 function bnActTrain(y: tf.Tensor4D, norm: BatchNormParams, o: ConvNormActOptions): tf.Tensor4D {
   const r = batchNormAct(y, norm.gamma, norm.beta, o.act, o.epsilon);
-  try {
-    tf.tidy(() => {
-      const m = o.momentum;
-      norm.movingMean.assign(tf.add(tf.mul(norm.movingMean, m), tf.mul(r.mean, 1 - m)));
-      norm.movingVariance.assign(tf.add(tf.mul(norm.movingVariance, m), tf.mul(r.variance, 1 - m)));
-    });
-  } finally {
-    r.mean.dispose();
-    r.variance.dispose();
-  }
+  updateMovingStats(norm, r, o.momentum);
   return r.y;
 }
 

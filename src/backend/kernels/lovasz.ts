@@ -26,7 +26,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 // The kernel's name is the loss's: the loss calls the kernel when one is registered for the backend.
-import { LOVASZ_SOFTMAX_KERNEL, unsortedClassLoss } from '../../losses/lovasz_softmax_loss.js';
+import { LOVASZ_SOFTMAX_KERNEL, pixelSets, unsortedClassLoss } from '../../losses/lovasz_softmax_loss.js';
 import { HeapHost } from './heap.js';
 import { type Host, hostFor } from './host.js';
 import { BACKWARD_BLOCK, HIST_SLOTS, instantiateLovasz, type LovaszExports } from './wasm/lovasz_wasm.js';
@@ -135,16 +135,7 @@ export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorIn
       V += k;
     }
   }
-  const ranges: Array<[number, number]> = [];
-  if (a.perImage) {
-    for (let n = 0, start = 0; n < N; n++) {
-      const len = validPerImage[n] as number;
-      if (len > 0) ranges.push([start, start + len]);
-      start += len;
-    }
-  } else if (V > 0) {
-    ranges.push([0, V]);
-  }
+  const ranges = pixelSets(validPerImage, N, V, a.perImage);
   let maxLen = 0;
   for (const [s, e] of ranges) maxLen = Math.max(maxLen, e - s);
 

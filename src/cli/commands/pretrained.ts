@@ -30,6 +30,9 @@ export const pretrainedCommand: Command = {
         }
         const url = str(args['url']);
         const { downloadPretrained } = await import('../../checkpoint/pretrained.js');
+        // Converting and checking weights needs a tfjs backend; the plain cpu one is enough.
+        const { initBackend } = await import('../../backend/index.js');
+        await initBackend({ backend: 'cpu' });
         const result = await downloadPretrained(
           name,
           {

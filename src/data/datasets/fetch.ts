@@ -17,7 +17,8 @@ import * as path from 'node:path';
 import type { RunContext } from '../../util/context.js';
 import { dataError, SegError, usageError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
-import { downloadFile, extractArchive, fileDigests, urlFileName, type DownloadResult } from '../../util/download.js';
+import { downloadFile, fileDigests, urlFileName, type DownloadResult } from '../../util/download.js';
+import { extractArchive } from '../../util/archive.js';
 import { encodeLabelPng, readLabel } from '../image_io.js';
 import { DOWNLOADS, type DownloadSpec } from './registry.js';
 

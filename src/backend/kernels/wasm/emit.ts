@@ -43,7 +43,8 @@ export function sleb(n: number): number[] {
 }
 
 const cat = (...parts: Code[]): Code => parts.flat();
-const simd = (op: number): Code => [0xfd, ...uleb(op)];
+/** A SIMD instruction: the 0xfd prefix and its LEB128 opcode. */
+export const simd = (op: number): Code => [0xfd, ...uleb(op)];
 
 // ---- locals and constants ----
 export const get = (l: number): Code => [0x20, ...uleb(l)];
@@ -107,8 +108,8 @@ export const load128 = (addr: Code, offset = 0): Code => [...addr, ...simd(0x00)
 export const store128 = (addr: Code, v: Code, offset = 0): Code => [...addr, ...v, ...simd(0x0b), ...memarg(2, offset)];
 
 // ---- v128 ----
-const vbin = (op: number) => (a: Code, b: Code): Code => [...a, ...b, ...simd(op)];
-const vun = (op: number) => (a: Code): Code => [...a, ...simd(op)];
+export const vbin = (op: number) => (a: Code, b: Code): Code => [...a, ...b, ...simd(op)];
+export const vun = (op: number) => (a: Code): Code => [...a, ...simd(op)];
 export const f32x4 = {
   splat: vun(0x13),
   extractLane: (a: Code, lane: number): Code => [...a, ...simd(0x1f), lane],

@@ -35,7 +35,7 @@
  * All pointers are byte addresses into the heap (unsigned; the heap may exceed 2 GB); counts are
  * below 2³¹. Entries are little-endian pairs of i32 (tagged index at +0, key at +4), moved as i64.
  */
-import { type Code, Func, buildModule, f32, f32c, f64, forLoop, get, i32, i32c, ifElse, ifThen, loadF32, loadF64, memarg, set, storeF32, storeF64 } from './emit.js';
+import { type Code, Func, buildModule, f32, f32c, f32x4, f64, f64x2, forLoop, get, i32, i32c, ifElse, ifThen, loadF32, loadF64, memarg, set, simd, storeF32, storeF64, v128, vbin, vun } from './emit.js';
 
 // ---- instructions emit.ts does not provide ----
 const bin = (op: number) => (a: Code, b: Code): Code => [...a, ...b, op];
@@ -80,47 +80,42 @@ const inc = (l: number, by: number | Code = 1): Code => set(l, i32.add(get(l), t
 const at4 = (base: Code, i: Code): Code => i32.add(base, i32.shl(i, i32c(2)));
 const at8 = (base: Code, i: Code): Code => i32.add(base, i32.shl(i, i32c(3)));
 
-// ---- SIMD (128-bit) instructions: 0xfd prefix, LEB128 opcode ----
-const simdOp = (op: number): number[] => (op < 0x80 ? [0xfd, op] : [0xfd, (op & 0x7f) | 0x80, op >> 7]);
-const vbin = (op: number) => (a: Code, b: Code): Code => [...a, ...b, ...simdOp(op)];
-const vun = (op: number) => (a: Code): Code => [...a, ...simdOp(op)];
+// ---- SIMD (128-bit) instructions emit.ts does not provide (its own: f32x4, f64x2, v128) ----
 const X = {
-  load: (addr: Code): Code => [...addr, ...simdOp(0x00), ...memarg(0, 0)],
+  load: (addr: Code): Code => [...addr, ...simd(0x00), ...memarg(0, 0)],
   /** four u16 → i32x4 */
-  load16x4u: (addr: Code): Code => [...addr, ...simdOp(0x04), ...memarg(0, 0)],
-  store: (addr: Code, v: Code): Code => [...addr, ...v, ...simdOp(0x0b), ...memarg(0, 0)],
-  store64Lane: (addr: Code, v: Code, lane: number): Code => [...addr, ...v, ...simdOp(0x5b), ...memarg(0, 0), lane],
-  store32Lane: (addr: Code, v: Code, lane: number): Code => [...addr, ...v, ...simdOp(0x5a), ...memarg(0, 0), lane],
-  /** shuffle of 32-bit lanes (0–3: a, 4–7: b) */
-  shuffle32: (a: Code, b: Code, l: readonly [number, number, number, number]): Code => [...a, ...b, ...simdOp(0x0d), ...l.flatMap((k) => [4 * k, 4 * k + 1, 4 * k + 2, 4 * k + 3])],
+  load16x4u: (addr: Code): Code => [...addr, ...simd(0x04), ...memarg(0, 0)],
+  store: (addr: Code, v: Code): Code => [...addr, ...v, ...simd(0x0b), ...memarg(0, 0)],
+  store64Lane: (addr: Code, v: Code, lane: number): Code => [...addr, ...v, ...simd(0x5b), ...memarg(0, 0), lane],
+  store32Lane: (addr: Code, v: Code, lane: number): Code => [...addr, ...v, ...simd(0x5a), ...memarg(0, 0), lane],
+  shuffle32: v128.shuffle32,
   splat: vun(0x11),
-  lane: (a: Code, k: number): Code => [...a, ...simdOp(0x1b), k],
+  lane: (a: Code, k: number): Code => [...a, ...simd(0x1b), k],
   eq: vbin(0x37),
   ne: vbin(0x38),
   ltU: vbin(0x3a),
   geU: vbin(0x40),
-  and: vbin(0x4e),
+  and: v128.and,
   or: vbin(0x50),
-  bitselect: (a: Code, b: Code, m: Code): Code => [...a, ...b, ...m, ...simdOp(0x52)],
+  bitselect: (a: Code, b: Code, m: Code): Code => [...a, ...b, ...m, ...simd(0x52)],
   bitmask: vun(0xa4),
   add: vbin(0xae),
   sub: vbin(0xb1),
   minU: vbin(0xb7),
   maxU: vbin(0xb9),
-  fsub: vbin(0xe5),
-  fsplat: vun(0x13),
-  /** the two low f32 lanes as f64x2 */
-  promoteLow: vun(0x5f),
+  fsub: f32x4.sub,
+  fsplat: f32x4.splat,
+  promoteLow: f32x4.promoteLow,
   /** f64x2 → the two low f32 lanes (high lanes 0) */
   demoteZero: vun(0x5e),
-  dadd: vbin(0xf0),
+  dadd: f64x2.add,
   dsub: vbin(0xf1),
   dmul: vbin(0xf2),
-  dsplat: vun(0x14),
-  zero: (): Code => [...simdOp(0x0c), ...new Array<number>(16).fill(0)],
+  dsplat: f64x2.splat,
+  zero: v128.zero,
 };
 /** f32 lanes 2, 3 moved to lanes 0, 1 */
-const high = (a: Code): Code => X.shuffle32(a, a, [2, 3, 2, 3]);
+const high = v128.highToLow;
 
 /** Bits of 1.0f. */
 const ONE = 0x3f800000;
@@ -326,7 +321,7 @@ function buildSimd(): Func {
     set(kmin, get(ones)),
     set(kmax, get(zero)),
     // vv = (s, s+1, s+2, s+3)
-    set(vv, X.add(X.splat(get(s)), [...simdOp(0x0c), ...[0, 1, 2, 3].flatMap((k) => [k, 0, 0, 0])])),
+    set(vv, X.add(X.splat(get(s)), [...simd(0x0c), ...[0, 1, 2, 3].flatMap((k) => [k, 0, 0, 0])])),
     set(e4, i32.sub(get(e), i32.and(i32.sub(get(e), get(s)), i32c(3)))),
     forLoop(v, get(s), get(e4), 4, [
       set(bits, X.load(get(p))),
