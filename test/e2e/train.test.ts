@@ -119,8 +119,8 @@ for (const [backend, skip] of [['wasm', false], ['torch', SKIP_NATIVE]] as const
 
     const single = await runSeg(['vis', '--cfg', cfg, '--image', path.join(data, 'val', 'images', '1.jpg'), '--vis_dir', path.join(root.dir, `${backend}-vis-one`), '--backend', backend], { cwd: root.dir });
     ok(single, 'vis --image');
-    assert.ok(fs.existsSync(path.join(root.dir, 'vis-one', '1.png')));
-    assert.ok(!fs.existsSync(path.join(root.dir, 'vis-one', 'compare')), 'no comparison without a label');
+    assert.ok(fs.existsSync(path.join(root.dir, `${backend}-vis-one`, '1.png')));
+    assert.ok(!fs.existsSync(path.join(root.dir, `${backend}-vis-one`, 'compare')), 'no comparison without a label');
 
     const out = path.join(root.dir, `${backend}-cmp.png`);
     const p = await runSeg(['plot', run, run + '/metrics.jsonl', '-o', out], { cwd: root.dir });
