@@ -152,7 +152,7 @@ export const ConfigSchema = z
         NUM_EPOCHS: posInt().default(30).describe('last epoch number'),
         LOSS: lossList().default(['softmax_loss']).describe(`losses summed into the total: ${LOSS_NAMES.join(', ')}`),
         LOSS_WEIGHT: lossWeights().prefault({} as never).describe('weight of each loss in the total'),
-        LR_WARMUP: bool().default(false).describe('linear warm-up from 0 to LR'),
+        LR_WARMUP: bool().default(false).describe('linear warm-up to LR over LR_WARMUP_STEPS: step k (1-based) runs at LR·k/LR_WARMUP_STEPS, as pdseg'),
         LR_WARMUP_STEPS: nonNegInt().default(2000).describe('warm-up length, in steps'),
         CROSS_ENTROPY_WEIGHT: z
           .union([z.null(), z.literal('dynamic'), z.array(num().nonnegative())])

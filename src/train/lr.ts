@@ -5,7 +5,8 @@
  *
  *   t        global step, 0-based, counted from epoch 1 (a resumed run continues the count)
  *   total    NUM_EPOCHS · stepsPerEpoch;  W = LR_WARMUP_STEPS when LR_WARMUP else 0
- *   warm-up  t < W: LR · t / W (linear from 0); the decay counter t' = t − W is held at 0 meanwhile
+ *   warm-up  t < W: LR · (t + 1) / W (pdseg's counter starts at 1, so the first step already
+ *            moves and step W − 1 reaches LR); the decay counter t' = t − W is held at 0 meanwhile
  *   poly     LR · (1 − min(t', D)/D)^POWER, D = total − W
  *   piecewise LR · GAMMA^i, i = number of boundaries DECAY_EPOCH·stepsPerEpoch ≤ t'
  *   cosine   LR · ½(1 + cos(π · floor(t'/stepsPerEpoch) / E)), E = NUM_EPOCHS − W/stepsPerEpoch (epoch-stepped)
@@ -35,5 +36,5 @@ export function makeLrSchedule(solver: SegConfig['SOLVER'], stepsPerEpoch: numbe
       }
     }
   };
-  return (t: number) => (t < W ? (lr * t) / W : decay(t - W));
+  return (t: number) => (t < W ? (lr * (t + 1)) / W : decay(t - W));
 }

@@ -15,10 +15,11 @@ test('poly: LR·(1 − t/total)^POWER over the real step count, 0 at the end', (
   close(s(60), 0);
 });
 
-test('warm-up: linear from 0 to LR, then the decay starts from its beginning', () => {
+test("warm-up: pdseg's LR·k/W for steps k = 1..W (never 0), then the decay starts from its beginning", () => {
   const s = makeLrSchedule(solver({ LR: 0.2, LR_POLICY: 'poly', POWER: 1, NUM_EPOCHS: 10, LR_WARMUP: true, LR_WARMUP_STEPS: 10 }), 5);
-  close(s(0), 0);
-  close(s(5), 0.1);
+  close(s(0), 0.02); // pdseg's warm-up counter begins at 1 (solver.py): the first step runs at LR/W
+  close(s(4), 0.1);
+  close(s(9), 0.2); // the last warm-up step reaches LR
   close(s(10), 0.2); // decay counter 0
   close(s(30), 0.2 * (1 - 20 / 40)); // D = 50 − 10
 });
