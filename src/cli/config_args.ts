@@ -10,5 +10,6 @@ export function configFromArgs(args: CommonArgs & Record<string, unknown>, env: 
     flagValues: args.seed === undefined ? {} : { SEED: args.seed },
   });
   for (const w of resolved.warnings) env.ctx.log.warn(w);
+  for (const n of resolved.notes) env.ctx.log.info(n);
   return resolved;
 }

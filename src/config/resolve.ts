@@ -34,6 +34,8 @@ export interface ResolvedConfig {
   origins: ReadonlyMap<string, string>;
   /** Settings that are valid but probably not what the user meant (e.g. a weight of an unused loss). */
   warnings: string[];
+  /** What seg does instead of what a pdseg key asks for (ignored keys, SYNC_BATCH_NORM). */
+  notes: string[];
 }
 
 type Raw = { [key: string]: unknown };
@@ -65,8 +67,8 @@ export function resolveConfig(opts: ResolveOptions = {}): ResolvedConfig {
   if (!parsed.success) throw formatZodError(parsed.error, raw, origins);
   const explicit = new Set(origins.keys());
   const config = deriveConfig(parsed.data, explicit, cwd);
-  const warnings = validateConfig(config, origins);
-  return { config, explicit, origins, warnings };
+  const { warnings, notes } = validateConfig(config, origins);
+  return { config, explicit, origins, warnings, notes };
 }
 
 function readYaml(file: string): unknown {

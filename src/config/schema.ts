@@ -48,6 +48,14 @@ const stageLossWeights = () =>
 
 const section = <T extends z.ZodRawShape>(shape: T, description: string) => z.object(shape).strict().prefault({} as never).describe(description);
 
+/** pdseg's architectures (its MODEL.MODEL_NAME values); seg builds deeplabv3p only. */
+export const PDSEG_MODEL_NAMES = ['deeplabv3p', 'unet', 'icnet', 'pspnet', 'hrnet', 'fast_scnn', 'ocrnet'] as const;
+
+/** Keys of an architecture seg does not build: any value is accepted and ignored (said once, when set). */
+const notBuilt = <T extends z.ZodRawShape>(model: string, shape: T) => section(shape, `pdseg's ${model} options: accepted so that pdseg configs load, ignored (seg builds deeplabv3p)`);
+const hrnetStage = (modules: number, channels: number[]) =>
+  section({ NUM_MODULES: num().default(modules), NUM_CHANNELS: z.array(num()).default(channels) }, 'an HRNet stage');
+
 export const ConfigSchema = z
   .object({
     MEAN: z.array(num()).default([0.5, 0.5, 0.5]).describe('per-channel mean subtracted after scaling pixels to [0, 1]'),
@@ -191,7 +199,7 @@ export const ConfigSchema = z
 
     MODEL: section(
       {
-        MODEL_NAME: z.enum(['deeplabv3p']).default('deeplabv3p').describe("architecture; seg builds deeplabv3p only (pdseg's default is '')"),
+        MODEL_NAME: z.enum(PDSEG_MODEL_NAMES).default('deeplabv3p').describe("architecture: pdseg's names are accepted, seg builds deeplabv3p only (another is a config error naming this key); pdseg's default is ''"),
         DEFAULT_NORM_TYPE: z.enum(['bn', 'gn']).default('bn').describe('normalisation: batch norm or group norm'),
         MULTI_LOSS_WEIGHT: z.array(num()).default([1.0]).describe('per-output loss weights of multi-output models; DeepLab has one output'),
         DEFAULT_GROUP_NUMBER: posInt().default(32).describe('groups of group norm'),
@@ -202,7 +210,7 @@ export const ConfigSchema = z
         SCALE_LOSS: z.union([z.literal('DYNAMIC'), num().positive()]).default('DYNAMIC').describe('pdseg FP16 loss scale (unused without FP16)'),
         DEEPLAB: section(
           {
-            BACKBONE: z.enum(BACKBONE_NAMES).default('mobilenetv2').describe(`backbone: ${BACKBONE_NAMES.join(', ')} (pdseg's default is xception_65)`),
+            BACKBONE: str().default('mobilenetv2').describe(`backbone: ${BACKBONE_NAMES.join(', ')}; as pdseg, any name containing 'mobilenet' (but not 'v3') is MobileNetV2; pdseg's xception/resnet/mobilenetv3 are not built (a config error); unset, seg builds mobilenetv2 with a warning (pdseg's default is xception_65)`),
             OUTPUT_STRIDE: z.union([z.literal(8), z.literal(16), z.literal(32)]).default(16).describe('backbone output stride: 8, 16 or 32 (atrous convolution below it)'),
             DEPTH_MULTIPLIER: z.union([z.literal(0.25), z.literal(0.5), z.literal(1.0), z.literal(1.5), z.literal(2.0)]).default(1.0).describe('MobileNetV2 width multiplier'),
             ENCODER_WITH_ASPP: bool().default(true).describe('ASPP encoder (image pooling, 1x1, three atrous branches)'),
@@ -234,8 +242,35 @@ export const ConfigSchema = z
           },
           'DeepLabv3+',
         ),
+        UNET: notBuilt('unet', { UPSAMPLE_MODE: str().default('bilinear') }),
+        ICNET: notBuilt('icnet', { DEPTH_MULTIPLIER: num().default(0.5), LAYERS: num().default(50) }),
+        PSPNET: notBuilt('pspnet', { DEPTH_MULTIPLIER: num().default(1), LAYERS: num().default(50) }),
+        HRNET: notBuilt('hrnet and ocrnet', {
+          STAGE2: hrnetStage(1, [40, 80]),
+          STAGE3: hrnetStage(4, [40, 80, 160]),
+          STAGE4: hrnetStage(3, [40, 80, 160, 320]),
+        }),
+        OCR: notBuilt('ocrnet', { OCR_MID_CHANNELS: num().default(512), OCR_KEY_CHANNELS: num().default(256) }),
       },
       'model',
+    ),
+
+    SLIM: section(
+      {
+        KNOWLEDGE_DISTILL: bool().default(false).describe('pdseg slim: knowledge distillation (not built; must stay False)'),
+        KNOWLEDGE_DISTILL_IS_TEACHER: bool().default(false).describe('pdseg slim: this run is the teacher (not built; must stay False)'),
+        KNOWLEDGE_DISTILL_TEACHER_MODEL_DIR: str().default('').describe('pdseg slim: teacher model (ignored)'),
+        NAS_PORT: num().default(23333).describe("pdseg slim's NAS server port (ignored)"),
+        NAS_ADDRESS: str().default('').describe("pdseg slim's NAS server address (ignored)"),
+        NAS_SEARCH_STEPS: num().default(100).describe("pdseg slim's NAS steps (ignored)"),
+        NAS_START_EVAL_EPOCH: num().default(0).describe("pdseg slim's NAS evaluation start (ignored)"),
+        NAS_IS_SERVER: bool().default(true).describe("pdseg slim's NAS role (ignored)"),
+        NAS_SPACE_NAME: str().default('').describe("pdseg slim's NAS search space (ignored)"),
+        PRUNE_PARAMS: str().default('').describe('pdseg slim: parameters to prune (not built; must stay empty)'),
+        PRUNE_RATIOS: z.array(num()).default([]).describe('pdseg slim: pruning ratios (not built; must stay empty)'),
+        PREPROCESS: bool().default(false).describe('pdseg slim: preprocessing for quantisation (not built; must stay False)'),
+      },
+      "pdseg's PaddleSlim options (distillation, NAS, pruning): accepted so that pdseg configs load",
     ),
 
     FREEZE: section(

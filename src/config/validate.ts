@@ -5,6 +5,7 @@
 import type { SegConfig } from './schema.js';
 import { headKindOf, LOSS_NAMES, lossWeightKey, oneChannelLosses } from '../losses/names.js';
 import { activeLossStage, allLossNames } from '../losses/mix.js';
+import { BACKBONE_NAMES, isBackboneName } from '../models/backbones/names.js';
 import { configError } from '../util/errors.js';
 import { show } from './format.js';
 
@@ -63,8 +64,37 @@ function checkLossWeights(cfg: SegConfig, origins: Origins): string[] {
   return warnings;
 }
 
-/** Checks every cross-key rule (throws a config error naming the key); returns warnings. */
-export function validateConfig(cfg: SegConfig, origins: Origins): string[] {
+/** What a valid config still says: warnings (probably not what was meant) and notes (what seg does instead). */
+export interface ConfigMessages {
+  warnings: string[];
+  notes: string[];
+}
+
+/** The prefixes of pdseg keys for models seg does not build, or tools it does not run: any value, ignored. */
+const IGNORED = ['MODEL.UNET.', 'MODEL.ICNET.', 'MODEL.PSPNET.', 'MODEL.HRNET.', 'MODEL.OCR.', 'SLIM.NAS_', 'SLIM.KNOWLEDGE_DISTILL_TEACHER_MODEL_DIR'];
+
+/** The architecture: pdseg's names load, only deeplabv3p with a MobileNetV2 backbone is built. */
+function checkModel(cfg: SegConfig, origins: Origins, messages: ConfigMessages): void {
+  const name = cfg.MODEL.MODEL_NAME;
+  if (name !== 'deeplabv3p') {
+    fail('MODEL.MODEL_NAME', `${name} is a pdseg architecture seg does not build; seg builds deeplabv3p (DeepLabv3+ with a MobileNetV2 backbone)`, 'train this config with PaddleSeg, or set MODEL.MODEL_NAME deeplabv3p (and MODEL.DEEPLAB.BACKBONE mobilenetv2) to train seg\'s model on the same data', origins);
+  }
+  const backbone = cfg.MODEL.DEEPLAB.BACKBONE;
+  if (!isBackboneName(backbone)) {
+    fail('MODEL.DEEPLAB.BACKBONE', `${backbone} is a pdseg backbone seg does not build; seg builds ${BACKBONE_NAMES.join(', ')} (pdseg's 'mobilenet' names)`, 'set MODEL.DEEPLAB.BACKBONE mobilenetv2: a different model from the one this config asks for', origins);
+  }
+  if (!origins.has('MODEL.DEEPLAB.BACKBONE')) {
+    messages.warnings.push('MODEL.DEEPLAB.BACKBONE is not set: seg builds mobilenetv2, where pdseg would build its default xception_65 (set MODEL.DEEPLAB.BACKBONE mobilenetv2 to say so)');
+  }
+  if (cfg.TRAIN.SYNC_BATCH_NORM) messages.notes.push('TRAIN.SYNC_BATCH_NORM True: seg trains in one process on one device, where batch norm is already synchronised');
+  const ignored = [...origins.keys()].filter((k) => IGNORED.some((p) => k.startsWith(p)));
+  if (ignored.length > 0) messages.notes.push(`ignored (pdseg options of models or tools seg does not build): ${ignored.join(', ')}`);
+}
+
+/** Checks every cross-key rule (throws a config error naming the key); returns what a valid config still says. */
+export function validateConfig(cfg: SegConfig, origins: Origins): ConfigMessages {
+  const messages: ConfigMessages = { warnings: [], notes: [] };
+  checkModel(cfg, origins, messages);
   const C = cfg.DATASET.NUM_CLASSES;
   const D = cfg.DATASET.DATA_DIM;
 
@@ -100,7 +130,7 @@ export function validateConfig(cfg: SegConfig, origins: Origins): string[] {
     if (stage.BEGIN_EPOCH <= prevBegin) fail(key, `stage ${i}: BEGIN_EPOCH ${stage.BEGIN_EPOCH} must be greater than the previous stage's (${prevBegin})`, 'list stages in increasing BEGIN_EPOCH order', origins);
     prevBegin = stage.BEGIN_EPOCH;
   });
-  const warnings = checkLossWeights(cfg, origins);
+  messages.warnings.push(...checkLossWeights(cfg, origins));
   const cew = cfg.SOLVER.CROSS_ENTROPY_WEIGHT;
   if (Array.isArray(cew) && cew.length !== C) {
     fail('SOLVER.CROSS_ENTROPY_WEIGHT', `has ${cew.length} weights but NUM_CLASSES is ${C}`, 'give one weight per class', origins);
@@ -125,7 +155,6 @@ export function validateConfig(cfg: SegConfig, origins: Origins): string[] {
   const unsupported: Array<[string, boolean, string]> = [
     ['NUM_TRAINERS', cfg.NUM_TRAINERS === 1, 'seg trains in one process; use DATALOADER.NUM_WORKERS and --use_mpio for parallel loading'],
     ['TRAINER_ID', cfg.TRAINER_ID === 0, 'seg trains in one process'],
-    ['TRAIN.SYNC_BATCH_NORM', !cfg.TRAIN.SYNC_BATCH_NORM, 'seg trains on one device, where batch norm is already synchronous'],
     ['MODEL.FP16', !cfg.MODEL.FP16, 'tfjs CPU backends compute in float32 only'],
     ['MODEL.DEEPLAB.BACKBONE_LR_MULT_LIST', cfg.MODEL.DEEPLAB.BACKBONE_LR_MULT_LIST === null, 'per-stage learning rates are not built; remove the key'],
     ['MODEL.DEEPLAB.ENCODER.POOLING_STRIDE', cfg.MODEL.DEEPLAB.ENCODER.POOLING_STRIDE.join(',') === '1,1', 'only global image pooling is built'],
@@ -133,9 +162,14 @@ export function validateConfig(cfg: SegConfig, origins: Origins): string[] {
     ['MODEL.DEEPLAB.ENCODER.ASPP_WITH_SE', !cfg.MODEL.DEEPLAB.ENCODER.ASPP_WITH_SE, 'squeeze-excitation ASPP is not built'],
     ['MODEL.DEEPLAB.ENCODER.SE_USE_QSIGMOID', !cfg.MODEL.DEEPLAB.ENCODER.SE_USE_QSIGMOID, 'squeeze-excitation ASPP is not built'],
     ['MODEL.DEEPLAB.DECODER.OUTPUT_IS_LOGITS', !cfg.MODEL.DEEPLAB.DECODER.OUTPUT_IS_LOGITS, 'the head is always a separate 1x1 convolution'],
+    ['SLIM.KNOWLEDGE_DISTILL', !cfg.SLIM.KNOWLEDGE_DISTILL, 'knowledge distillation (PaddleSlim) is not built'],
+    ['SLIM.KNOWLEDGE_DISTILL_IS_TEACHER', !cfg.SLIM.KNOWLEDGE_DISTILL_IS_TEACHER, 'knowledge distillation (PaddleSlim) is not built'],
+    ['SLIM.PRUNE_PARAMS', cfg.SLIM.PRUNE_PARAMS === '', 'pruning (PaddleSlim) is not built'],
+    ['SLIM.PRUNE_RATIOS', cfg.SLIM.PRUNE_RATIOS.length === 0, 'pruning (PaddleSlim) is not built'],
+    ['SLIM.PREPROCESS', !cfg.SLIM.PREPROCESS, 'quantisation (PaddleSlim) is not built'],
   ];
   for (const [key, ok, why] of unsupported) {
     if (!ok) fail(key, 'is a pdseg option that seg does not build', `remove it or keep its default: ${why}`, origins);
   }
-  return warnings;
+  return messages;
 }

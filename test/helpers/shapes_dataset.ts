@@ -91,6 +91,7 @@ export function shapesConfig(
     "  SEPARATOR: '|'",
     'MODEL:',
     '  DEEPLAB:',
+    '    BACKBONE: mobilenetv2',
     '    DEPTH_MULTIPLIER: 0.5',
     '    ENCODER_WITH_ASPP: True',
     '    ENABLE_DECODER: True',

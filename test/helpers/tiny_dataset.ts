@@ -75,6 +75,7 @@ export function tinyConfig(dataDir: string, runDir: string, opts: { classes?: nu
     "  SEPARATOR: '|'",
     'MODEL:',
     '  DEEPLAB:',
+    '    BACKBONE: mobilenetv2',
     '    DEPTH_MULTIPLIER: 0.25',
     `    ENCODER_WITH_ASPP: ${opts.aspp ? 'True' : 'False'}`,
     `    ENABLE_DECODER: ${opts.aspp ? 'True' : 'False'}`,
