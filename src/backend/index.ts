@@ -30,6 +30,8 @@ export interface BackendInfo {
   name: string;
   /** Which package provides it, and on what device: one line for the log. */
   description: string;
+  /** It computes on a GPU (tfjs-node-gpu). */
+  gpu?: boolean;
 }
 
 export interface BackendOptions {
@@ -59,6 +61,7 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
     throw usageError(`unknown backend ${JSON.stringify(choice)}`, { hint: `use one of ${BACKEND_CHOICES.join(', ')}` });
   }
   if (active && (choice === 'auto' || choice === active.name)) return active;
+  if (opts.useGpu) return (active = await gpuBackend(choice));
 
   if (choice === 'tensorflow' || choice === 'auto') {
     const native = await tryNative(opts.useGpu ?? false);
@@ -122,9 +125,18 @@ async function tryNative(useGpu: boolean): Promise<BackendInfo | undefined> {
       continue; // not installed (the usual case): fall through to the next candidate
     }
     await setBackend('tensorflow');
-    return { name: 'tensorflow', description: `tensorflow (native libtensorflow via ${pkg}, ${device})` };
+    return { name: 'tensorflow', description: `tensorflow (native libtensorflow via ${pkg}, ${device})`, gpu: device === 'GPU' };
   }
   return undefined;
+}
+
+/** --use_gpu: tfjs-node-gpu, or a usage error (pdseg stops too): never a silent CPU run. */
+async function gpuBackend(choice: BackendChoice): Promise<BackendInfo> {
+  const hint = 'drop --use_gpu to train on the CPU (the torch or wasm backend), or install @tensorflow/tfjs-node-gpu (CUDA) for a GPU';
+  if (choice !== 'auto' && choice !== 'tensorflow') throw usageError(`--use_gpu asks for a GPU but --backend ${choice} runs on the CPU`, { hint });
+  const native = await tryNative(true);
+  if (native?.gpu) return native;
+  throw usageError('--use_gpu asks for a GPU, but no GPU backend is installed (@tensorflow/tfjs-node-gpu)', { hint });
 }
 
 async function tryTorch(threads: number | 'auto' | undefined): Promise<BackendInfo | undefined> {

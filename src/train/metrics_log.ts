@@ -43,22 +43,34 @@ export interface EvalRecord {
 
 export type MetricRecord = TrainRecord | EvalRecord;
 
+/** Where else each record goes (TensorBoard events, tensorboard.ts). */
+export interface RecordSink {
+  write(record: MetricRecord): void;
+  close(): void;
+}
+
 export class MetricsLog {
   readonly file: string;
   private fd: number;
 
-  constructor(dir: string, opts: { append: boolean }) {
+  constructor(
+    dir: string,
+    opts: { append: boolean },
+    private readonly mirror?: RecordSink,
+  ) {
     this.file = path.join(dir, 'metrics.jsonl');
     this.fd = fs.openSync(this.file, opts.append ? 'a' : 'w');
   }
 
   write(record: MetricRecord): void {
     fs.writeSync(this.fd, `${JSON.stringify(record)}\n`);
+    this.mirror?.write(record);
   }
 
   close(): void {
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
+    this.mirror?.close();
   }
 }
 

@@ -8,7 +8,7 @@ import { configError } from '../util/errors.js';
 import type { Logger } from '../util/context.js';
 
 /** What `seg train` (and `seg experiment`) write into a run folder. */
-const RUN_FILES = ['config.yaml', 'metrics.jsonl', 'plot.png', 'vis', 'final', 'best_model', 'interrupted', 'done.json', 'seconds.json'];
+const RUN_FILES = ['config.yaml', 'metrics.jsonl', 'plot.png', 'vis', 'tensorboard', 'final', 'best_model', 'interrupted', 'done.json', 'seconds.json'];
 const SNAPSHOT = /^\d+$/;
 
 /** The entries of `dir` that an earlier run wrote (empty when `dir` holds no run). */

@@ -31,6 +31,7 @@ import { trainStep, type LossFunction } from './step.js';
 import { initLogitBiasFromPrior } from './logit_prior.js';
 import { claimRunDir, pruneSnapshots } from './run_dir.js';
 import { MetricsLog } from './metrics_log.js';
+import { EventWriter } from './tensorboard.js';
 import { LogWindow, progressFields } from './log_window.js';
 import { nextPosition, readTrainState, type Best, type Position, type TrainState } from './train_state.js';
 import { evaluate } from './evaluate.js';
@@ -50,6 +51,8 @@ export interface TrainOptions {
   cwd?: string;
   /** Move an earlier run in TRAIN.MODEL_SAVE_DIR aside instead of refusing to start (--overwrite). */
   overwrite?: boolean;
+  /** Also write the metrics as TensorBoard events into this folder (--use_vdl, --vdl_log_dir). */
+  eventsDir?: string;
 }
 
 export interface TrainResult {
@@ -201,7 +204,7 @@ export async function train(cfgIn: SegConfig, opts: TrainOptions, ctx: RunContex
     { name: cfg.SOLVER.OPTIMIZER, momentum: cfg.SOLVER.MOMENTUM, momentum2: cfg.SOLVER.MOMENTUM2, weightDecay: cfg.SOLVER.WEIGHT_DECAY, decays: decaysWeight },
     model.weights.filter((w) => w.trainable).map((w) => ({ name: w.name, variable: w.variable })),
   );
-  const log = new MetricsLog(runDir, { append: resumed !== undefined });
+  const log = new MetricsLog(runDir, { append: resumed !== undefined }, opts.eventsDir === undefined ? undefined : new EventWriter(path.resolve(cwd, opts.eventsDir)));
   const loader = new DataLoader(cfg, { workers: opts.workers, signal: ctx.signal, cwd });
   const run: Run = { cfg, runDir, cwd, seed, stepsPerEpoch: spe, model, optimizer, log, ctx, started, best: null };
   try {

@@ -14,6 +14,9 @@ export const trainCommand: Command = {
     log_steps: integerFlag('log_steps', { describe: 'log a line every N steps (non-TTY stderr)', min: 1, default: 10, example: 10 }),
     debug: { type: 'boolean', default: false, describe: 'also log running train accuracy and mIoU' },
     overwrite: { type: 'boolean', default: false, describe: 'if TRAIN.MODEL_SAVE_DIR holds an earlier run, move it into <dir>/overwritten-<time>/ (without this, seg refuses)' },
+    use_vdl: { alias: 'use_tb', type: 'boolean', default: false, describe: "also write the metrics as TensorBoard event files (pdseg's VisualDL flag; view with tensorboard --logdir)" },
+    vdl_log_dir: { alias: 'tb_log_dir', type: 'string', requiresArg: true, describe: 'folder of the event files (default: <TRAIN.MODEL_SAVE_DIR>/tensorboard)' },
+    enable_ce: { type: 'boolean', default: false, describe: "pdseg's continuous-evaluation mode: a fixed seed (SEED 0 unless --seed or SEED sets one)" },
   },
   examples: [
     ['seg train --cfg configs/quickstart_roads.yaml --do_eval', 'train on the offline roads dataset (generated on first use)'],
@@ -25,7 +28,7 @@ export const trainCommand: Command = {
     const { finishRun } = await import('../../train/report.js');
     const { startBackend } = await import('../backend_args.js');
     const logSteps = Number(args['log_steps']);
-    const { config } = configFromArgs(args, env);
+    const { config } = configFromArgs(args, env, { seedDefault: args['enable_ce'] === true ? 0 : undefined });
     await startBackend(args, env);
     const doEval = Boolean(args['do_eval']);
     const result = await train(
@@ -37,6 +40,7 @@ export const trainCommand: Command = {
         workers: defaultWorkers(config, Boolean(args['use_mpio'])),
         interactive: env.isTTY && !args.quiet,
         overwrite: Boolean(args['overwrite']),
+        ...(args['use_vdl'] === true || typeof args['vdl_log_dir'] === 'string' ? { eventsDir: typeof args['vdl_log_dir'] === 'string' ? args['vdl_log_dir'] : path.join(config.TRAIN.MODEL_SAVE_DIR, 'tensorboard') } : {}),
       },
       env.ctx,
     );
