@@ -20,7 +20,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import sharp, { type Metadata, type OutputInfo, type Sharp, type SharpOptions } from 'sharp';
+import { decode as decodeBmp, BmpCompression } from 'bmp-ts';
 import { decode as decodePng, encode as encodePng, type DecodedPng } from 'fast-png';
 import { dataError, SegError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -122,7 +123,7 @@ function undecodable(file: string, what: 'image' | 'label', ref: SourceRef | und
   const text = truncated ? `truncated or corrupt file${known ? ` (${r})` : ''}` : known ? r : 'not a decodable image';
   return dataError(`cannot decode ${what} ${file}${at(ref)}: ${text}`, {
     ...refDetails(file, ref),
-    hint: truncated ? 'the file is damaged: re-copy or re-export it, or remove its line from the list' : 'use JPEG, PNG, WebP or TIFF',
+    hint: truncated ? 'the file is damaged: re-copy or re-export it, or remove its line from the list' : 'use JPEG, PNG, BMP, WebP or TIFF',
     cause: e,
   });
 }
@@ -140,21 +141,64 @@ function checkPixels(file: string, what: 'image' | 'label', ref: SourceRef | und
   });
 }
 
+/**
+ * An image file's bytes as sharp takes them. sharp has no BMP decoder (pdseg read BMP through
+ * OpenCV): a BMP is decoded by bmp-ts to RGB (as OpenCV's imread gives it, alpha dropped) and
+ * handed to sharp as raw pixels.
+ */
+interface Source {
+  buf: Buffer;
+  bmp?: { rgb: Buffer; width: number; height: number };
+}
+
+const isBmpBytes = (buf: Uint8Array): boolean => buf.length >= 30 && buf[0] === 0x42 && buf[1] === 0x4d;
+
+async function readSource(file: string, what: 'image' | 'label', ref: SourceRef | undefined): Promise<Source> {
+  const buf = await readBytes(file, what, ref);
+  if (!isBmpBytes(buf)) return { buf };
+  const width = buf.readInt32LE(18);
+  const height = Math.abs(buf.readInt32LE(22));
+  checkPixels(file, what, ref, width, height);
+  const compression = buf.readUInt32LE(30);
+  if (compression === BmpCompression.BI_RLE4 || compression === BmpCompression.BI_RLE8) {
+    throw dataError(`cannot decode ${what} ${file}${at(ref)}: run-length-encoded BMP is not supported`, { ...refDetails(file, ref), hint: 'save it uncompressed (BMP) or as PNG' });
+  }
+  let abgr: Buffer;
+  try {
+    abgr = decodeBmp(buf).data;
+  } catch (e) {
+    throw undecodable(file, what, ref, e, buf);
+  }
+  const rgb = Buffer.alloc(width * height * 3);
+  for (let p = 0; p < width * height; p++) {
+    rgb[3 * p] = abgr[4 * p + 3] as number;
+    rgb[3 * p + 1] = abgr[4 * p + 2] as number;
+    rgb[3 * p + 2] = abgr[4 * p + 1] as number;
+  }
+  return { buf, bmp: { rgb, width, height } };
+}
+
+/** sharp over a Source (raw pixels for a decoded BMP). */
+function open(src: Source, opts: SharpOptions = {}): Sharp {
+  return src.bmp ? sharp(src.bmp.rgb, { ...opts, raw: { width: src.bmp.width, height: src.bmp.height, channels: 3 } }) : sharp(src.buf, opts);
+}
+
 /** sharp options shared by every decode: abort on truncated data instead of returning grey pixels. */
 const DECODE_OPTS = { failOn: 'truncated' as const, autoOrient: true };
 
 /** Decode an image file for the model: RGB (rgb, gray) or RGBA (rgba), EXIF orientation applied. */
 export async function readImage(file: string, imageType: ImageType, ref?: SourceRef): Promise<DecodedImage> {
-  const buf = await readBytes(file, 'image', ref);
+  const src = await readSource(file, 'image', ref);
+  const buf = src.buf;
   let meta: Metadata;
   try {
-    meta = await sharp(buf, { failOn: 'truncated', limitInputPixels: false }).metadata();
+    meta = await open(src, { failOn: 'truncated', limitInputPixels: false }).metadata();
   } catch (e) {
     throw undecodable(file, 'image', ref, e, buf);
   }
   checkPixels(file, 'image', ref, meta.width ?? 0, meta.height ?? 0);
   const storedChannels = meta.channels ?? 3;
-  const format = meta.format ?? 'unknown';
+  const format = src.bmp ? 'bmp' : (meta.format ?? 'unknown');
   if (imageType === 'rgba' && !meta.hasAlpha) {
     throw dataError(`image ${file}${at(ref)} has ${storedChannels} channel(s) and no alpha, but DATASET.IMAGE_TYPE is rgba`, {
       ...refDetails(file, ref),
@@ -165,7 +209,7 @@ export async function readImage(file: string, imageType: ImageType, ref?: Source
   const want = imageType === 'rgba' ? 4 : 3;
   let out: { data: Buffer; info: OutputInfo };
   try {
-    let p = sharp(buf, DECODE_OPTS);
+    let p = open(src, DECODE_OPTS);
     p = imageType === 'rgba' ? p.toColourspace('srgb').ensureAlpha() : p.removeAlpha().toColourspace('srgb');
     out = await p.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (e) {
@@ -188,17 +232,17 @@ export async function readImage(file: string, imageType: ImageType, ref?: Source
 
 /** Width and height of an image as displayed (EXIF orientation applied) and its stored channels, without decoding pixels. */
 export async function probeImage(file: string, ref?: SourceRef): Promise<{ width: number; height: number; storedChannels: number; format: string; orientation: number }> {
-  const buf = await readBytes(file, 'image', ref);
+  const src = await readSource(file, 'image', ref);
   let meta: Metadata;
   try {
-    meta = await sharp(buf, { limitInputPixels: false }).metadata();
+    meta = await open(src, { limitInputPixels: false }).metadata();
   } catch (e) {
-    throw undecodable(file, 'image', ref, e, buf);
+    throw undecodable(file, 'image', ref, e, src.buf);
   }
   const o = meta.orientation ?? 1;
   const w = meta.width ?? 0;
   const h = meta.height ?? 0;
-  return { width: o >= 5 ? h : w, height: o >= 5 ? w : h, storedChannels: meta.channels ?? 3, format: meta.format ?? 'unknown', orientation: o };
+  return { width: o >= 5 ? h : w, height: o >= 5 ? w : h, storedChannels: meta.channels ?? 3, format: src.bmp ? 'bmp' : (meta.format ?? 'unknown'), orientation: o };
 }
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -302,7 +346,8 @@ export function applyOrientation<T extends Uint8Array | Uint16Array | Int32Array
 
 /** Decode a label file into class indices (palette PNGs give their indices), EXIF orientation applied. */
 export async function readLabel(file: string, ref?: SourceRef): Promise<DecodedLabel> {
-  const buf = await readBytes(file, 'label', ref);
+  const src = await readSource(file, 'label', ref);
+  const buf = src.buf;
   // 8-bit gray PNGs without colour management decode exactly (and natively, fast) through sharp;
   // palette, 1/2/4/16-bit and colour-managed PNGs go through fast-png, which returns stored values.
   const sharpPng = isPngBytes(buf) && (() => {
@@ -341,10 +386,10 @@ export async function readLabel(file: string, ref?: SourceRef): Promise<DecodedL
   let out: { data: Buffer; info: OutputInfo };
   let meta: Metadata;
   try {
-    meta = await sharp(buf, { failOn: 'truncated', limitInputPixels: false }).metadata();
+    meta = await open(src, { failOn: 'truncated', limitInputPixels: false }).metadata();
     checkPixels(file, 'label', ref, meta.width ?? 0, meta.height ?? 0);
     // sharp converts gray to sRGB on output unless told otherwise: keep one channel for gray files.
-    const p = sharp(buf, DECODE_OPTS);
+    const p = open(src, DECODE_OPTS);
     out = await ((meta.channels ?? 3) <= 2 ? p.extractChannel(0) : p).raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
     if (e instanceof SegError) throw e;
@@ -356,7 +401,7 @@ export async function readLabel(file: string, ref?: SourceRef): Promise<DecodedL
       ? new Uint16Array(out.data.buffer, out.data.byteOffset, out.data.length / 2)
       : new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.length);
   const plane = toLabelPlane(samples, width, height, channels, false);
-  const format = sharpPng ? 'png' : (meta.format ?? 'unknown');
+  const format = sharpPng ? 'png' : src.bmp ? 'bmp' : (meta.format ?? 'unknown');
   return { data: plane.data, width, height, kind: plane.kind, format, orientation: meta.orientation ?? 1 };
 }
 

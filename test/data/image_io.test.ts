@@ -7,7 +7,7 @@ import { decode as decodePng } from 'fast-png';
 import { applyOrientation, encodeLabelPng, readImage, readLabel, writeImage, writeLabelPng, writeSvgAsPng } from '../../src/data/image_io.js';
 import { overlay, vocPalette } from '../../src/data/palette.js';
 import { SegError } from '../../src/util/errors.js';
-import { tmpDir } from '../helpers/cli.js';
+import { REPO_ROOT, tmpDir } from '../helpers/cli.js';
 import { writePalettePng, writeRaw } from './fixtures.js';
 
 const W = 37;
@@ -244,6 +244,35 @@ test('writers: label PNGs (gray and VOC palette), images, SVG to PNG, overlay', 
     const base = { data: new Uint8Array(4 * 3).fill(100), width: 2, height: 2, channels: 3 };
     const o = overlay(base, [0, 1, 2, 255], pal, { alpha: 0.5 });
     assert.deepEqual([...o.data], [100, 100, 100, 114, 50, 50, 50, 114, 50, 162, 162, 146]);
+  } finally {
+    cleanup();
+  }
+});
+
+test('BMP (read by pdseg through OpenCV): 1-, 8-bit gray and palette, 24- and 32-bit files as Pillow decodes them', async () => {
+  const dir = path.join(REPO_ROOT, 'test', 'data', 'bmp');
+  const expected = JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8')) as { files: Record<string, { width: number; height: number; rgb: number[] }> };
+  assert.equal(Object.keys(expected.files).length, 5);
+  for (const [name, e] of Object.entries(expected.files)) {
+    const img = await readImage(path.join(dir, name), 'rgb');
+    assert.deepEqual([img.width, img.height, img.channels, img.format], [e.width, e.height, 3, 'bmp'], name);
+    assert.deepEqual([...img.data], e.rgb, `${name}: pixels as Pillow reads them`);
+  }
+  const gray = await readLabel(path.join(dir, 'gray8.bmp'));
+  assert.equal(gray.format, 'bmp');
+  assert.deepEqual([...gray.data], (expected.files['gray8.bmp']?.rgb ?? []).filter((_, i) => i % 3 === 0), 'a gray BMP label gives its gray values');
+});
+
+test('a run-length-encoded or truncated BMP is a data error naming the file', async () => {
+  const { dir, cleanup } = tmpDir();
+  try {
+    const bmp = fs.readFileSync(path.join(REPO_ROOT, 'test', 'data', 'bmp', 'gray8.bmp'));
+    const rle = Buffer.from(bmp);
+    rle.writeUInt32LE(1, 30); // BI_RLE8
+    fs.writeFileSync(path.join(dir, 'rle.bmp'), rle);
+    await expectDataError(readImage(path.join(dir, 'rle.bmp'), 'rgb'), /rle\.bmp: run-length-encoded BMP is not supported/);
+    fs.writeFileSync(path.join(dir, 'cut.bmp'), bmp.subarray(0, bmp.length - 20));
+    await expectDataError(readImage(path.join(dir, 'cut.bmp'), 'rgb'), /cannot decode image .*cut\.bmp/);
   } finally {
     cleanup();
   }
