@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { dataError, withPath } from '../util/errors.js';
+import { isInside } from '../util/atomic.js';
 
 /** A named tensor, as the trainer and the optimiser pass them. */
 export interface NamedTensor {
@@ -79,8 +80,7 @@ function specBytes(spec: tf.io.WeightsManifestEntry): number {
 /** Resolve a manifest path inside `dir`, refusing paths that leave it. */
 function shardPath(dir: string, p: string, manifestFile: string): string {
   const full = path.resolve(dir, p);
-  const rel = path.relative(dir, full);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) {
+  if (!isInside(full, dir) || full === path.resolve(dir)) {
     throw dataError(`${manifestFile} names a weights file outside its folder: ${p}`, { file: manifestFile, hint: 'the manifest is corrupt or not a weights manifest' });
   }
   return full;

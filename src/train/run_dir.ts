@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { configError } from '../util/errors.js';
 import type { Logger } from '../util/context.js';
+import { isInside } from '../util/atomic.js';
 
 /** What `seg train` (and `seg experiment`) write into a run folder. */
 const RUN_FILES = ['config.yaml', 'metrics.jsonl', 'plot.png', 'vis', 'tensorboard', 'final', 'best_model', 'interrupted', 'done.json', 'seconds.json'];
@@ -17,10 +18,6 @@ export function runEntries(dir: string): string[] {
   return fs.readdirSync(dir).filter((name) => RUN_FILES.includes(name) || (SNAPSHOT.test(name) && fs.existsSync(path.join(dir, name, 'state.json'))));
 }
 
-const inside = (child: string, parent: string): boolean => {
-  const rel = path.relative(parent, child);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-};
 
 export interface RunDirOptions {
   /** The checkpoint this run resumes from, if any: resuming a run inside runDir continues it. */
@@ -34,7 +31,7 @@ export interface RunDirOptions {
 
 /** Refuse (or, with `overwrite`, move aside) an earlier run in runDir; resuming a run of runDir is fine. */
 export function claimRunDir(runDir: string, o: RunDirOptions): void {
-  if (o.resumeDir !== undefined && inside(o.resumeDir, runDir)) return;
+  if (o.resumeDir !== undefined && isInside(o.resumeDir, runDir)) return;
   const entries = runEntries(runDir);
   if (entries.length === 0) return;
   if (!o.overwrite) {

@@ -22,6 +22,12 @@ import { withPath } from './errors.js';
 
 let counter = 0;
 
+/** Whether path `child` is `parent` or lies below it (both resolved). */
+export function isInside(child: string, parent: string): boolean {
+  const rel = path.relative(path.resolve(parent), path.resolve(child));
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
 /**
  * `mkdir -p`. Node's recursive mkdir reports ENOENT where the real cause is a read-only or
  * unwritable parent; on ENOENT this creates the missing levels one by one to throw the real error.

@@ -123,5 +123,38 @@ export const datasetCommand: Command = {
         return 0;
       },
     },
+    ...(['labelme', 'jingling'] as const).map(
+      (format): Command => ({
+        name: `${format} <dir>`,
+        describe: `${format} JSON polygons in <dir> → <dir>/annotations/*.png (VOC palette, class indices) and <dir>/class_names.txt (pdseg ${format}2seg.py)`,
+        positionals: { dir: { type: 'string', describe: `folder of ${format} JSON files` } },
+        examples: [[`seg dataset ${format} dataset/my_data/${format}`, 'label PNGs for seg dataset list']],
+        async run(args, env) {
+          const { annotationsToLabels } = await import('../../data/datasets/annotations.js');
+          const res = await annotationsToLabels(String(args['dir']), format, env.ctx);
+          if (args.json) env.out(JSON.stringify(res));
+          else env.out(`${res.written.length} label PNGs in ${path.dirname(res.written[0] ?? res.classFile)}; classes (${res.classFile}): ${res.classNames.join(', ')}`);
+          return 0;
+        },
+      }),
+    ),
+    {
+      name: 'pseudo-color <input> <output>',
+      describe: 'gray labels (a folder, or a file list with --dataset_dir and --separator) → VOC-palette PNGs under <output> (pdseg gray2pseudo_color.py)',
+      positionals: { input: { type: 'string', describe: 'folder of gray labels, or a file list' }, output: { type: 'string', describe: 'output folder' } },
+      options: {
+        dataset_dir: { type: 'string', describe: "with a file list: the folder its paths are relative to (DATASET.DATA_DIR)", requiresArg: true },
+        separator: { alias: 'file_separator', type: 'string', describe: 'with a file list: its separator (DATASET.SEPARATOR)', requiresArg: true },
+      },
+      examples: [['seg dataset pseudo-color dataset/my_data/annotations dataset/my_data/colour', 'palette copies of every label']],
+      async run(args, env) {
+        const { pseudoColor } = await import('../../data/datasets/annotations.js');
+        const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+        const written = await pseudoColor(String(args['input']), String(args['output']), { datasetDir: str(args['dataset_dir']), separator: str(args['separator']) });
+        if (args.json) env.out(JSON.stringify({ written }));
+        else env.out(`${written.length} palette PNGs in ${String(args['output'])}`);
+        return 0;
+      },
+    },
   ],
 };
