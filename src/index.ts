@@ -38,7 +38,8 @@ export { exportModel, type ExportResult } from './export/export.js';
 // Training, prediction and evaluation.
 export { train, type TrainOptions, type TrainResult } from './train/trainer.js';
 export { predict } from './train/step.js';
-export { probabilities, evaluate, type EvaluateOptions, type EvaluateResult } from './train/evaluate.js';
+export { evaluate, type EvaluateOptions, type EvaluateResult } from './train/evaluate.js';
+export { probabilities, inferProbabilities, inferOptions, type InferOptions } from './train/infer.js';
 export { ConfusionMatrix, type SegMetrics } from './metrics/confusion.js';
 
 // Data: file lists, images and labels, the loader, seg check, datasets (none of it loads tfjs).

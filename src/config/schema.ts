@@ -193,6 +193,19 @@ export const ConfigSchema = z
     TEST: section(
       {
         TEST_MODEL: str().default('').describe('checkpoint evaluated by `seg eval` and used by `seg vis`/`seg export`'),
+        MODE: z
+          .enum(['pad', 'whole', 'slide'])
+          .default('pad')
+          .describe("(seg) how eval and vis run the model: 'pad' every image padded to EVAL_CROP_SIZE (pdseg); 'whole' each image at its own size, any size; 'slide' overlapping TEST.SLIDE windows, logits averaged (mmseg, PaddleSeg 2.x)"),
+        SLIDE: section(
+          {
+            WINDOW: cropSize().default([]).describe('(width, height) of a window; must be set for TEST.MODE slide'),
+            STRIDE: cropSize().default([]).describe('(width, height) between windows; () = two thirds of WINDOW'),
+          },
+          '(seg) sliding-window evaluation (TEST.MODE slide)',
+        ),
+        SCALES: z.array(num().positive().max(8)).min(1).default([1.0]).describe("(seg) multi-scale evaluation: the image is also resized by each factor, the class probabilities resized back and averaged; factors other than 1.0 need TEST.MODE whole or slide"),
+        FLIP: bool().default(false).describe('(seg) also evaluate the mirrored image and average the class probabilities (what --aug_eval turns on)'),
       },
       'evaluation',
     ),

@@ -149,6 +149,10 @@ export function validateConfig(cfg: SegConfig, origins: Origins): ConfigMessages
   if (cfg.BATCH_SIZE % cfg.SOLVER.ACCUMULATE_STEPS !== 0) {
     fail('SOLVER.ACCUMULATE_STEPS', `${cfg.SOLVER.ACCUMULATE_STEPS} does not divide BATCH_SIZE ${cfg.BATCH_SIZE}`, 'choose a divisor of BATCH_SIZE', origins);
   }
+  const t = cfg.TEST;
+  if (t.MODE === 'slide' && t.SLIDE.WINDOW.length !== 2) fail('TEST.SLIDE.WINDOW', 'must be set to (width, height) for TEST.MODE slide', 'e.g. TEST.SLIDE.WINDOW (512, 512): the size the model was trained at suits it', origins);
+  if (t.SLIDE.STRIDE.some((s, i) => s > (t.SLIDE.WINDOW[i] ?? Infinity))) fail('TEST.SLIDE.STRIDE', `${show(t.SLIDE.STRIDE)} is larger than TEST.SLIDE.WINDOW ${show(t.SLIDE.WINDOW)}: windows would leave gaps`, 'use a stride at most the window size (two thirds of it is usual)', origins);
+  if (t.MODE === 'pad' && t.SCALES.some((s) => s !== 1)) fail('TEST.SCALES', `${show(t.SCALES)} needs images at any size, but TEST.MODE pad pads every image to EVAL_CROP_SIZE`, 'set TEST.MODE whole (or slide) for multi-scale evaluation', origins);
   if (cfg.MODEL.MULTI_LOSS_WEIGHT.length < 1) fail('MODEL.MULTI_LOSS_WEIGHT', 'needs one weight (DeepLab has one output)', 'use [1.0]', origins);
 
   // pdseg keys seg accepts so that pdseg configs load, but does not build: they must keep their defaults.

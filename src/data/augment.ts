@@ -65,6 +65,8 @@ export interface PipelineOptions {
   };
   trainCrop: readonly [number, number];
   evalCrop: readonly [number, number];
+  /** Pad eval/vis images to evalCrop (TEST.MODE pad), or keep each at its resized size. */
+  evalPad: boolean;
   /** Image fill for padding and rotation corners, per channel (0..255). */
   padding: readonly number[];
   ignoreIndex: number;
@@ -103,6 +105,7 @@ export function pipelineOptions(cfg: SegConfig): PipelineOptions {
     },
     trainCrop: pair(cfg.TRAIN_CROP_SIZE, 'TRAIN_CROP_SIZE'),
     evalCrop: pair(cfg.EVAL_CROP_SIZE, 'EVAL_CROP_SIZE'),
+    evalPad: cfg.TEST.MODE === 'pad',
     padding: cfg.DATASET.PADDING_VALUE,
     ignoreIndex: cfg.DATASET.IGNORE_INDEX,
   };
@@ -235,7 +238,7 @@ export function augmentTrain(image: ImagePlane, label: LabelPlane, o: PipelineOp
   return finish(v, o);
 }
 
-/** An eval/vis sample: resized per AUG_METHOD and padded bottom/right to EVAL_CROP_SIZE. */
+/** An eval/vis sample: resized per AUG_METHOD and (TEST.MODE pad) padded bottom/right to EVAL_CROP_SIZE. */
 export interface EvalSample extends AugmentedSample {
   /** Size of the resized image inside the padded crop (the top-left valid region). */
   validWidth: number;
@@ -260,7 +263,7 @@ export function prepareEval(image: ImagePlane, label: LabelPlane | null, o: Pipe
   const v = new View(image, label);
   const [rw, rh] = resizedSize(o, image.width, image.height, null);
   v.resize(rw, rh);
-  const [cw, ch] = o.evalCrop;
+  const [cw, ch] = o.evalPad ? o.evalCrop : [rw, rh];
   if (rw > cw || rh > ch) throw new EvalCropError([rw, rh], [cw, ch]);
   v.cropPad(0, 0, cw, ch);
   return { ...finish(v, o), validWidth: rw, validHeight: rh, originalWidth: image.width, originalHeight: image.height };

@@ -367,10 +367,11 @@ function evalCropCheck(cfg: SegConfig, r: SplitReport): CheckItem {
         ? `the largest image (${r.maxWidth}, ${r.maxHeight}); stepscaling does not resize at eval time`
         : `the largest image resized to long side AUG.INF_RESIZE_VALUE ${cfg.AUG.INF_RESIZE_VALUE} (${need[0]}, ${need[1]})`;
   if (cw >= need[0] && ch >= need[1]) return item('eval_crop_size', 'EVAL_CROP_SIZE check', true, [`satisfy current EVAL_CROP_SIZE: (${cw},${ch}) >= ${what}`]);
+  if (cfg.TEST.MODE !== 'pad') return item('eval_crop_size', 'EVAL_CROP_SIZE check', true, [`TEST.MODE ${cfg.TEST.MODE} evaluates each image at its own size: EVAL_CROP_SIZE (${cw},${ch}) need not fit ${what}`]);
   const msgs: string[] = [];
   if (cw < need[0]) msgs.push(`EVAL_CROP_SIZE[0]: ${cw} should >= ${need[0]}`);
   if (ch < need[1]) msgs.push(`EVAL_CROP_SIZE[1]: ${ch} should >= ${need[1]}`);
-  msgs.push(`EVAL_CROP_SIZE must fit ${what}: set EVAL_CROP_SIZE (${Math.max(cw, need[0])}, ${Math.max(ch, need[1])})`);
+  msgs.push(`EVAL_CROP_SIZE must fit ${what}: set EVAL_CROP_SIZE (${Math.max(cw, need[0])}, ${Math.max(ch, need[1])}), or TEST.MODE whole or slide to evaluate at any size`);
   return item('eval_crop_size', 'EVAL_CROP_SIZE check', false, msgs);
 }
 

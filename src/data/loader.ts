@@ -172,26 +172,28 @@ export class DataLoader {
     for (let p = start * B; p < steps * B; p++) {
       tasks.push({ entry: entries[order[p] as number] as ListEntry, mode: 'train', seed: sampleSeed(args.seed, args.epoch, p) });
     }
-    const [cw, ch] = this.opts.pipeline.trainCrop;
-    yield* this.batches(tasks, B, cw, ch, false);
+    yield* this.batches(tasks, B, this.opts.pipeline.trainCrop, false);
   }
 
   /**
    * Eval/vis batches of a split, in list order, the last partial batch kept. Images are resized
-   * per AUG_METHOD and padded bottom/right to EVAL_CROP_SIZE (labels padded with IGNORE_INDEX).
+   * per AUG_METHOD and padded bottom/right to EVAL_CROP_SIZE (labels padded with IGNORE_INDEX);
+   * with TEST.MODE whole or slide, one image per batch at its own resized size instead.
    */
   async *evalBatches(split: Split, args: { keepOriginal?: boolean; limit?: number } = {}): AsyncGenerator<EvalBatch> {
     let entries = this.entries(split);
     if (args.limit !== undefined) entries = entries.slice(0, Math.max(0, args.limit));
     const tasks = entries.map((entry): SampleTask => ({ entry, mode: 'eval', seed: 0, ...(args.keepOriginal ? { keepOriginal: true } : {}) }));
-    const [cw, ch] = this.opts.pipeline.evalCrop;
-    yield* this.batches(tasks, this.cfg.BATCH_SIZE, cw, ch, true) as AsyncGenerator<EvalBatch>;
+    const p = this.opts.pipeline;
+    yield* this.batches(tasks, p.evalPad ? this.cfg.BATCH_SIZE : 1, p.evalPad ? p.evalCrop : undefined, true) as AsyncGenerator<EvalBatch>;
   }
 
-  private async *batches(tasks: SampleTask[], B: number, w: number, h: number, withInfo: boolean): AsyncGenerator<Batch | EvalBatch> {
+  /** Batches of `B` samples of size `crop`, or (crop undefined) of whatever size each sample has. */
+  private async *batches(tasks: SampleTask[], B: number, crop: readonly [number, number] | undefined, withInfo: boolean): AsyncGenerator<Batch | EvalBatch> {
     const C = this.cfg.DATASET.DATA_DIM;
     const tables = normalizationTables(this.cfg.MEAN, this.cfg.STD);
-    const capacity = queueCapacity(this.cfg, [w, h], this.workers);
+    const capacity = queueCapacity(this.cfg, crop ?? this.opts.pipeline.evalCrop, this.workers);
+    let [w, h] = crop ?? [0, 0];
     let cur: ProcessedSample[] = [];
     let curEntries: ListEntry[] = [];
     const emit = (): Batch | EvalBatch => {
@@ -215,6 +217,7 @@ export class DataLoader {
     };
     let i = 0;
     for await (const s of ordered(tasks, (t) => this.run(t), capacity, this.signal)) {
+      if (!crop) [w, h] = [s.width, s.height];
       if (s.width !== w || s.height !== h || s.channels !== C) {
         throw new Error(`internal: sample ${s.width}x${s.height}x${s.channels}, batch ${w}x${h}x${C}`);
       }

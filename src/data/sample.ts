@@ -144,7 +144,7 @@ export async function processTask(task: SampleTask, opts: DataOptions): Promise<
         file: entry.listFile,
         line: entry.line,
         key: 'EVAL_CROP_SIZE',
-        hint: `raise EVAL_CROP_SIZE to at least (${e.resized[0]}, ${e.resized[1]}) (\`seg check\` computes the size every image needs)`,
+        hint: `raise EVAL_CROP_SIZE to at least (${e.resized[0]}, ${e.resized[1]}) (\`seg check\` computes the size every image needs), or set TEST.MODE whole or slide to evaluate images of any size`,
       });
     }
     throw e;

@@ -1,7 +1,8 @@
 /**
- * Evaluation (pdseg eval.py, reference §4): run the model on a list at EVAL_CROP_SIZE, count one
- * confusion matrix (IGNORE_INDEX pixels, padding included, excluded) and derive every metric from
- * it. Optional flip test-time augmentation averages the probabilities of the image and its mirror.
+ * Evaluation (pdseg eval.py, reference §4): run the model on a list at EVAL_CROP_SIZE (or, with
+ * TEST.MODE whole or slide, each image at its own size), count one confusion matrix (IGNORE_INDEX
+ * pixels, padding included, excluded) and derive every metric from it. TEST.SCALES, TEST.FLIP and
+ * --aug_eval average class probabilities (infer.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { SegConfig } from '../config/schema.js';
@@ -10,6 +11,7 @@ import type { SegModel } from '../models/build.js';
 import type { DataLoader } from '../data/loader.js';
 import { ConfusionMatrix, type SegMetrics } from '../metrics/confusion.js';
 import { predict, type LossFunction } from './step.js';
+import { inferOptions, inferProbabilities } from './infer.js';
 import { runtimeError } from '../util/errors.js';
 
 export interface EvaluateOptions {
@@ -17,9 +19,9 @@ export interface EvaluateOptions {
   /** The run's loader (worker threads and caches are shared with training). */
   loader: DataLoader;
   ctx: RunContext;
-  /** Flip test-time augmentation (--aug_eval). */
+  /** Flip test-time augmentation (--aug_eval), besides TEST.FLIP. */
   flip?: boolean;
-  /** When given, the mean loss over the batches is reported too. */
+  /** When given, the mean loss over the batches is reported too (pdseg's plain evaluation only). */
   lossFn?: LossFunction;
 }
 
@@ -30,17 +32,6 @@ export interface EvaluateResult {
   seconds: number;
 }
 
-/** Class probabilities [N,H,W,K]; a one-channel head becomes [1−σ, σ]. */
-export function probabilities(logits: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => {
-    if (logits.shape[3] === 1) {
-      const p = tf.sigmoid(logits);
-      return tf.concat([tf.sub(1, p), p], 3) as tf.Tensor4D;
-    }
-    return tf.softmax(logits, -1) as tf.Tensor4D;
-  });
-}
-
 export async function evaluate(model: SegModel, cfg: SegConfig, opts: EvaluateOptions): Promise<EvaluateResult> {
   const started = Date.now();
   const classes = model.headChannels === 1 ? 2 : model.headChannels;
@@ -49,27 +40,22 @@ export async function evaluate(model: SegModel, cfg: SegConfig, opts: EvaluateOp
   let lossSum = 0;
   let lossBatches = 0;
   const total = opts.split === 'val' ? cfg.DATASET.VAL_TOTAL_IMAGES : cfg.DATASET.TEST_TOTAL_IMAGES;
+  const infer = inferOptions(cfg, opts.flip);
+  // pdseg's evaluation (padded crops, one forward pass) on the logits, with the loss when asked for.
+  const plain = infer.mode === 'pad' && !infer.flip && infer.scales.every((s) => s === 1);
   const bar = opts.ctx.progress(`eval ${opts.split}`, total);
   try {
     for await (const batch of opts.loader.evalBatches(opts.split)) {
       const { n, height: h, width: w, channels: c } = batch;
       const out = tf.tidy(() => {
         const x = tf.tensor4d(batch.images, [n, h, w, c]);
+        if (!plain) {
+          const p = inferProbabilities(model, x, infer);
+          return { pred: tf.argMax(p, 3) as tf.Tensor3D, loss: undefined, sum: tf.sum(p) };
+        }
         const logits = model.apply(x, { training: false });
-        let lossT: tf.Scalar | undefined;
-        if (opts.lossFn) {
-          const y = tf.tensor3d(batch.labels, [n, h, w], 'int32');
-          lossT = opts.lossFn(logits, y).total;
-        }
-        let pred: tf.Tensor;
-        if (opts.flip) {
-          const flipped = model.apply(tf.reverse(x, 2) as tf.Tensor4D, { training: false });
-          const p = tf.add(probabilities(logits), tf.reverse(probabilities(flipped), 2));
-          pred = tf.argMax(p, 3);
-        } else {
-          pred = predict(logits);
-        }
-        return { pred: pred as tf.Tensor3D, loss: lossT, sum: tf.sum(logits) };
+        const lossT = opts.lossFn ? opts.lossFn(logits, tf.tensor3d(batch.labels, [n, h, w], 'int32')).total : undefined;
+        return { pred: predict(logits), loss: lossT, sum: tf.sum(logits) };
       });
       const finite = Number.isFinite(out.sum.dataSync()[0]);
       out.sum.dispose();

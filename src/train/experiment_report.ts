@@ -16,7 +16,7 @@ import { colorize } from '../data/palette.js';
 import { readMetrics } from './metrics_log.js';
 import { loadModel } from './load_model.js';
 import { displayPalette, resizeLabelRegion } from './vis.js';
-import { probabilities } from './evaluate.js';
+import { inferOptions, inferProbabilities } from './infer.js';
 import type { ConfigSummary, ExperimentOptions, RunSummary } from './experiment.js';
 
 const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '–' : (100 * v).toFixed(2));
@@ -91,7 +91,7 @@ export async function writeCompare(file: string, names: string[], seed: number, 
     try {
       for await (const batch of loader.evalBatches('val', { keepOriginal: name === names[0], limit: opts.compareImages })) {
         const { n, height: h, width: w, channels: c } = batch;
-        const predT = tf.tidy(() => tf.argMax(probabilities(model.apply(tf.tensor4d(batch.images, [n, h, w, c]), { training: false })), 3));
+        const predT = tf.tidy(() => tf.argMax(inferProbabilities(model, tf.tensor4d(batch.images, [n, h, w, c]), inferOptions(cfg)), 3));
         const preds = predT.dataSync();
         predT.dispose();
         for (let i = 0; i < n; i++) {

@@ -16,7 +16,7 @@ import type { SegModel } from '../models/build.js';
 import type { DataLoader, EvalSampleInfo } from '../data/loader.js';
 import { readLabel, writeImage, writeLabelPng, type RawImage } from '../data/image_io.js';
 import { colorize, overlay, vocPalette, type Rgb } from '../data/palette.js';
-import { probabilities } from './evaluate.js';
+import { inferOptions, inferProbabilities } from './infer.js';
 
 export interface VisOptions {
   visDir: string;
@@ -116,8 +116,7 @@ export async function visualise(model: SegModel, cfg: SegConfig, opts: VisOption
       const { n, height: h, width: w, channels: c } = batch;
       const predT = tf.tidy(() => {
         const x = tf.tensor4d(batch.images, [n, h, w, c]);
-        let p = probabilities(model.apply(x, { training: false }));
-        if (opts.flip) p = tf.add(p, tf.reverse(probabilities(model.apply(tf.reverse(x, 2) as tf.Tensor4D, { training: false })), 2));
+        const p = inferProbabilities(model, x, inferOptions(cfg, opts.flip));
         return tf.argMax(p, 3);
       });
       const preds = predT.dataSync();

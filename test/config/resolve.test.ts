@@ -103,7 +103,7 @@ test('every default is pdseg\'s (utils/config.py), except the documented seg cha
   assert.deepEqual(s.LOVASZ, { PER_IMAGE: false, CLASSES: 'present' });
   assert.deepEqual(s.LOSS_STAGES, []);
   assert.equal(s.ACCUMULATE_STEPS, 1);
-  assert.deepEqual(d.TEST, { TEST_MODEL: '' });
+  assert.deepEqual(d.TEST, { TEST_MODEL: '', MODE: 'pad', SLIDE: { WINDOW: [], STRIDE: [] }, SCALES: [1.0], FLIP: false }); // seg adds all but TEST_MODEL
   const m = d.MODEL;
   assert.equal(m.MODEL_NAME, 'deeplabv3p'); // pdseg: '' (seg builds one model)
   assert.equal(m.DEFAULT_NORM_TYPE, 'bn');
@@ -133,6 +133,30 @@ test('every default is pdseg\'s (utils/config.py), except the documented seg cha
       ASPP_RATIOS: null,
     },
     DECODER: { USE_SUM_MERGE: false, CONV_FILTERS: 256, OUTPUT_IS_LOGITS: false },
+  });
+  // Models seg does not build: pdseg's keys and defaults, so that pdseg configs load.
+  assert.deepEqual(m.UNET, { UPSAMPLE_MODE: 'bilinear' });
+  assert.deepEqual(m.ICNET, { DEPTH_MULTIPLIER: 0.5, LAYERS: 50 });
+  assert.deepEqual(m.PSPNET, { DEPTH_MULTIPLIER: 1, LAYERS: 50 });
+  assert.deepEqual(m.HRNET, {
+    STAGE2: { NUM_MODULES: 1, NUM_CHANNELS: [40, 80] },
+    STAGE3: { NUM_MODULES: 4, NUM_CHANNELS: [40, 80, 160] },
+    STAGE4: { NUM_MODULES: 3, NUM_CHANNELS: [40, 80, 160, 320] },
+  });
+  assert.deepEqual(m.OCR, { OCR_MID_CHANNELS: 512, OCR_KEY_CHANNELS: 256 });
+  assert.deepEqual(d.SLIM, {
+    KNOWLEDGE_DISTILL_IS_TEACHER: false,
+    KNOWLEDGE_DISTILL: false,
+    KNOWLEDGE_DISTILL_TEACHER_MODEL_DIR: '',
+    NAS_PORT: 23333,
+    NAS_ADDRESS: '',
+    NAS_SEARCH_STEPS: 100,
+    NAS_START_EVAL_EPOCH: 0,
+    NAS_IS_SERVER: true,
+    NAS_SPACE_NAME: '',
+    PRUNE_PARAMS: '',
+    PRUNE_RATIOS: [],
+    PREPROCESS: false,
   });
   assert.deepEqual(d.FREEZE, { MODEL_FILENAME: '__model__', PARAMS_FILENAME: '__params__', SAVE_DIR: 'freeze_model' });
   assert.equal(d.SEED, null);
