@@ -10,8 +10,10 @@
  *   pretrained_model/NAME/source/           the downloaded files as they were
  *
  * Known names (PRETRAINED): Keras's MobileNetV2 ImageNet weights in tfjs-converter's layers format,
- * mapped by name onto the backbone (keras.ts). pdseg's own names (PaddlePaddle parameter files) are
- * recognised and refused with an explanation: seg cannot read Paddle's format.
+ * mapped by name onto the backbone (keras.ts), and pdseg's MobileNetV2 archives from the addresses
+ * of its download_model.py (PaddlePaddle parameter folders, paddle.ts). pdseg's names for models
+ * seg does not build (xception, resnet, mobilenetv3, unet, pspnet) are refused with an explanation.
+ * `seg pretrained convert DIR` converts an archive or folder a user already has.
  *
  * The network path was not exercised where seg was developed (no network access); the tests run
  * the whole path against a local HTTP server.
@@ -25,7 +27,8 @@ import { replaceDirAtomicAsync } from '../util/atomic.js';
 import { downloadFile, urlFileName, type DownloadResult } from '../util/download.js';
 import { extractArchive, safeEntryPath } from '../util/archive.js';
 import { isKerasLayersModel, kerasToSegWeights } from './keras.js';
-import { readJson, readShards, writeFileSynced, writeShards, type ManifestGroup } from './weights_io.js';
+import { readJson, readShards, writeFileSynced, writeShards, type ManifestGroup, type NamedTensor } from './weights_io.js';
+import { isPaddleParamDir, paddleToSegWeights, readPaddleParams } from './paddle.js';
 import { WEIGHTS_FORMAT } from './checkpoint.js';
 
 export interface PretrainedEntry {
@@ -39,6 +42,11 @@ export interface PretrainedEntry {
   summary: string;
 }
 
+/** A pdseg download_model.py entry: a PaddlePaddle parameter archive (no checksum is published). */
+function pdseg(name: string, url: string, multiplier: number, summary: string): Record<string, PretrainedEntry> {
+  return { [name]: { url, sha256: null, kind: 'archive', multiplier, summary: `pdseg's ${summary}; PaddlePaddle parameters` } };
+}
+
 /** Named pretrained weights seg can download and convert. */
 export const PRETRAINED: Readonly<Record<string, PretrainedEntry>> = Object.freeze({
   'mobilenetv2-1-0_imagenet_keras': {
@@ -48,28 +56,28 @@ export const PRETRAINED: Readonly<Record<string, PretrainedEntry>> = Object.free
     multiplier: 1.0,
     summary: 'Keras MobileNetV2 (alpha 1.0) ImageNet weights, tfjs layers format; backbone only (DEPTH_MULTIPLIER 1.0)',
   },
+  ...pdseg('mobilenetv2-1-0_bn_imagenet', 'https://paddle-imagenet-models-name.bj.bcebos.com/MobileNetV2_pretrained.tar', 1.0, 'ImageNet MobileNetV2 ×1.0; backbone only'),
+  ...pdseg('mobilenetv2-0-5_bn_imagenet', 'https://paddle-imagenet-models-name.bj.bcebos.com/MobileNetV2_x0_5_pretrained.tar', 0.5, 'ImageNet MobileNetV2 ×0.5; backbone only (pdseg rounds channels as int(c·0.5), seg to multiples of 8: layers of other widths stay unloaded)'),
+  ...pdseg('mobilenetv2-0-25_bn_imagenet', 'https://paddle-imagenet-models-name.bj.bcebos.com/MobileNetV2_x0_25_pretrained.tar', 0.25, 'ImageNet MobileNetV2 ×0.25; backbone only (channel widths as ×0.5)'),
+  ...pdseg('mobilenetv2-1-5_bn_imagenet', 'https://paddle-imagenet-models-name.bj.bcebos.com/MobileNetV2_x1_5_pretrained.tar', 1.5, 'ImageNet MobileNetV2 ×1.5; backbone only'),
+  ...pdseg('mobilenetv2-2-0_bn_imagenet', 'https://paddle-imagenet-models-name.bj.bcebos.com/MobileNetV2_x2_0_pretrained.tar', 2.0, 'ImageNet MobileNetV2 ×2.0; backbone only'),
+  ...pdseg('deeplabv3p_mobilenetv2-1-0_bn_coco', 'https://paddleseg.bj.bcebos.com/deeplab_mobilenet_x1_0_coco.tgz', 1.0, 'DeepLabv3+/MobileNetV2 ×1.0 trained on COCO (pdseg lovasz recipes start here)'),
+  ...pdseg('deeplabv3p_mobilenetv2-1-0_bn_cityscapes', 'https://paddleseg.bj.bcebos.com/models/mobilenet_cityscapes.tgz', 1.0, 'DeepLabv3+/MobileNetV2 ×1.0 trained on Cityscapes'),
 });
 
-/** pdseg's download_model.py names: PaddlePaddle parameter files, which seg cannot read. */
+/** pdseg's download_model.py names for models seg does not build. */
 export const PDSEG_PADDLE_NAMES: readonly string[] = Object.freeze([
   'mobilenetv3_large_ssld_imagenet',
-  'mobilenetv2-2-0_bn_imagenet',
-  'mobilenetv2-1-5_bn_imagenet',
-  'mobilenetv2-1-0_bn_imagenet',
-  'mobilenetv2-0-5_bn_imagenet',
-  'mobilenetv2-0-25_bn_imagenet',
   'mobilenetv3-1-0_large_bn_imagenet',
   'mobilenetv3-1-0_small_bn_imagenet',
   'xception41_imagenet',
   'xception65_imagenet',
   'resnet50_vd_imagenet',
-  'deeplabv3p_mobilenetv2-1-0_bn_coco',
   'deeplabv3p_xception65_bn_coco',
   'unet_bn_coco',
   'pspnet50_bn_coco',
   'pspnet101_bn_coco',
   'deeplabv3p_mobilenetv3_large_cityscapes',
-  'deeplabv3p_mobilenetv2-1-0_bn_cityscapes',
   'deeplabv3p_xception65_gn_cityscapes',
   'deeplabv3p_xception65_bn_cityscapes',
   'deeplabv3p_resnet50_vd_cityscapes',
@@ -95,8 +103,8 @@ export interface DownloadPretrainedResult {
   sha256: string;
   /** Whether the SHA-256 was checked against a pinned or given value. */
   verified: boolean;
-  /** 'keras-layers' (converted) or 'seg' (already seg weights). */
-  format: 'keras-layers' | 'seg';
+  /** 'keras-layers' or 'paddle' (converted), or 'seg' (already seg weights). */
+  format: SourceFormat;
   weights: number;
   unused: string[];
   /** True when the folder existed and nothing was downloaded. */
@@ -111,8 +119,8 @@ function entryFor(name: string, opts: DownloadPretrainedOptions): PretrainedEntr
   const e = PRETRAINED[name];
   if (e) return { ...e, sha256: opts.sha256 ?? e.sha256 };
   if (PDSEG_PADDLE_NAMES.includes(name)) {
-    throw usageError(`${name} is a PaddlePaddle parameter archive (pdseg's download_model.py), which seg cannot read`, {
-      hint: `use ${Object.keys(PRETRAINED).join(', ')} (ImageNet backbone), or a seg checkpoint as TRAIN.PRETRAINED_MODEL_DIR`,
+    throw usageError(`${name} (pdseg's download_model.py) holds weights of a model seg does not build (seg builds DeepLabv3+ with MobileNetV2)`, {
+      hint: `use one of ${Object.keys(PRETRAINED).join(', ')}, or a seg checkpoint as TRAIN.PRETRAINED_MODEL_DIR`,
     });
   }
   const near = nearest(name, Object.keys(PRETRAINED));
@@ -121,20 +129,44 @@ function entryFor(name: string, opts: DownloadPretrainedOptions): PretrainedEntr
   });
 }
 
-/** Find the model.json of an unpacked archive (at its top or one folder down). */
-function findModelJson(dir: string): string | undefined {
-  const top = path.join(dir, 'model.json');
-  if (fs.existsSync(top)) return top;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (!e.isDirectory()) continue;
-    const f = path.join(dir, e.name, 'model.json');
-    if (fs.existsSync(f)) return f;
-  }
+/** Where the weights of an unpacked archive are: `dir` itself or a folder one level down that `holds` them. */
+function findWeightsDir(dir: string, holds: (d: string) => boolean): string | undefined {
+  if (holds(dir)) return dir;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory() && holds(path.join(dir, e.name))) return path.join(dir, e.name);
   return undefined;
 }
 
+export type SourceFormat = 'keras-layers' | 'seg' | 'paddle';
+interface Converted {
+  format: SourceFormat;
+  weights: number;
+  unused: string[];
+}
+
+/** Write `weights` as a seg weights folder `out`. */
+function writeWeights(out: string, weights: readonly NamedTensor[]): void {
+  const group = writeShards(out, 'group1', weights);
+  writeFileSynced(path.join(out, 'model.json'), JSON.stringify({ format: WEIGHTS_FORMAT, generatedBy: 'seg pretrained', weightsManifest: [group] }, null, 1));
+}
+
+/** The weights of an unpacked source: a tfjs model.json (Keras layers or seg weights), or pdseg's Paddle parameter files. */
+function convertSource(source: string, out: string, what: string): Converted {
+  const tfjsDir = findWeightsDir(source, (d) => fs.existsSync(path.join(d, 'model.json')));
+  if (tfjsDir) return convert(path.join(tfjsDir, 'model.json'), out);
+  const paddleDir = findWeightsDir(source, isPaddleParamDir);
+  if (!paddleDir) throw dataError(`${what} holds neither a model.json nor PaddlePaddle parameter files`, { hint: 'expected a tfjs layers model, seg weights, or a pdseg pretrained_model folder' });
+  const mapped = paddleToSegWeights(readPaddleParams(paddleDir));
+  try {
+    if (mapped.weights.length === 0) throw dataError(`no parameter of ${what} maps onto seg's DeepLabv3+/MobileNetV2`, { hint: "expected pdseg's MobileNetV2 names (conv1_1_weights, conv2_1_dwise_weights, ...)" });
+    writeWeights(out, mapped.weights);
+    return { format: 'paddle', weights: mapped.weights.length, unused: mapped.unused };
+  } finally {
+    tf.dispose(mapped.weights.map((w) => w.tensor));
+  }
+}
+
 /** Convert (or copy) the weights described by `modelJson` into a seg weights folder `out`. */
-function convert(modelJson: string, out: string): { format: 'keras-layers' | 'seg'; weights: number; unused: string[] } {
+function convert(modelJson: string, out: string): Converted {
   const manifest = readJson(modelJson, 'model manifest') as { format?: string; weightsManifest?: ManifestGroup[]; modelTopology?: unknown };
   if (!Array.isArray(manifest.weightsManifest)) {
     throw dataError(`${modelJson} has no weightsManifest`, { file: modelJson, hint: 'expected a tfjs layers model (Keras MobileNetV2) or a seg weights folder' });
@@ -152,8 +184,7 @@ function convert(modelJson: string, out: string): { format: 'keras-layers' | 'se
     if (mapped.weights.length === 0) {
       throw dataError(`no weight of ${modelJson} maps onto seg's MobileNetV2 backbone`, { file: modelJson, hint: 'expected Keras MobileNetV2 layer names (Conv1, block_1_expand, ...)' });
     }
-    const group = writeShards(out, 'group1', mapped.weights);
-    writeFileSynced(path.join(out, 'model.json'), JSON.stringify({ format: WEIGHTS_FORMAT, generatedBy: 'seg pretrained download', weightsManifest: [group] }, null, 1));
+    writeWeights(out, mapped.weights);
     return { format: keras ? 'keras-layers' : 'seg', weights: mapped.weights.length, unused: mapped.unused.map((u) => u.name) };
   } finally {
     tf.dispose(weights.map((w) => w.tensor));
@@ -206,12 +237,10 @@ export async function downloadPretrained(name: string, opts: DownloadPretrainedO
         ctx.log.info(`unpacking ${fileName}`);
         await extractArchive(archive, source, { progress: ctx.progress, signal: ctx.signal });
         fs.rmSync(archive);
-        modelJson = findModelJson(source);
-        if (!modelJson) throw dataError(`the archive from ${entry.url} holds no model.json`, { hint: 'expected a tfjs layers model or a seg weights folder inside' });
       }
       if (entry.sha256) ctx.log.info(`SHA-256 verified: ${main.sha256}`);
       else ctx.log.warn(`no checksum is pinned for ${entry.url}; its SHA-256 is ${main.sha256} (pass --sha256 to check it next time)`);
-      const conv = convert(modelJson, work);
+      const conv = modelJson ? convert(modelJson, work) : convertSource(source, work, `the archive from ${entry.url}`);
       const info = {
         name,
         url: entry.url,
@@ -227,6 +256,34 @@ export async function downloadPretrained(name: string, opts: DownloadPretrainedO
     },
     (d) => fs.existsSync(path.join(d, 'model.json')),
   );
-  ctx.log.info(`${name}: ${result.weights} weights (${result.format === 'keras-layers' ? 'converted from Keras names' : 'seg weights'}) in ${target}`);
+  ctx.log.info(`${name}: ${result.weights} weights (${FORMAT_TEXT[result.format]}) in ${target}`);
   return result;
+}
+
+/** How each source format is described in messages. */
+export const FORMAT_TEXT: Readonly<Record<SourceFormat, string>> = { 'keras-layers': 'Keras names mapped onto the backbone', paddle: "pdseg's PaddlePaddle parameters mapped onto seg's names", seg: 'seg weights' };
+
+/**
+ * `seg pretrained convert SRC`: an archive (.tar, .tar.gz, .tgz, .zip) or folder a user already has
+ * (pdseg's pretrained_model/<name>/, a tfjs layers model) converted into `<root>/<name>/`, atomically.
+ */
+export async function convertPretrained(src: string, name: string, opts: Pick<DownloadPretrainedOptions, 'root' | 'force'>, ctx: RunContext): Promise<DownloadPretrainedResult> {
+  if (safeEntryPath(name) === undefined || name.includes('/') || name === '.' || name === '') throw usageError(`invalid pretrained model name ${JSON.stringify(name)}`, { hint: 'a name is one folder name' });
+  if (!fs.existsSync(src)) throw dataError(`${src}: no such file or folder`, { file: src, hint: 'give an archive or a folder of pretrained weights' });
+  const target = path.join(path.resolve(opts.root ?? 'pretrained_model'), name);
+  if (fs.existsSync(path.join(target, 'model.json')) && !opts.force) throw usageError(`${target} already exists`, { hint: 'pass --force to replace it, or --name another' });
+  const conv = await replaceDirAtomicAsync(
+    target,
+    async (work): Promise<Converted> => {
+      const source = path.join(work, 'source');
+      if (fs.statSync(src).isDirectory()) fs.cpSync(src, source, { recursive: true });
+      else await extractArchive(src, source, { progress: ctx.progress, signal: ctx.signal });
+      const c = convertSource(source, work, src);
+      writeFileSynced(path.join(work, 'pretrained.json'), JSON.stringify({ name, source: path.resolve(src), format: c.format, weights: c.weights, unused: c.unused, converted: new Date().toISOString() }, null, 1));
+      return c;
+    },
+    (d) => fs.existsSync(path.join(d, 'model.json')),
+  );
+  ctx.log.info(`${name}: ${conv.weights} weights (${FORMAT_TEXT[conv.format]}) in ${target}`);
+  return { name, dir: target, url: path.resolve(src), sha256: '', verified: false, ...conv, existed: false };
 }
