@@ -103,6 +103,8 @@ export interface CheckOptions {
    * which import tfjs); default: none.
    */
   oneChannelLosses?: readonly string[];
+  /** Every loss the run uses at some epoch (SOLVER.LOSS and its LOSS_STAGES), for the Lovász hint; default SOLVER.LOSS. */
+  losses?: readonly string[];
 }
 
 /**
@@ -376,7 +378,7 @@ function evalCropCheck(cfg: SegConfig, r: SplitReport): CheckItem {
 }
 
 /** Class shares of the labelled training pixels, and the Lovász hint for rare classes. */
-function classFractions(cfg: SegConfig, train: SplitReport | undefined): { fractions: ClassFraction[]; hints: string[] } {
+function classFractions(cfg: SegConfig, train: SplitReport | undefined, losses: readonly string[]): { fractions: ClassFraction[]; hints: string[] } {
   if (!train || train.labelStats.length === 0) return { fractions: [], hints: [] };
   const C = cfg.DATASET.NUM_CLASSES;
   const names = cfg.DATASET.CLASS_NAMES ?? Array.from({ length: C }, (_, i) => (i === 0 ? 'background' : `class ${i}`));
@@ -392,11 +394,10 @@ function classFractions(cfg: SegConfig, train: SplitReport | undefined): { fract
   const hints: string[] = [];
   if (rare.length > 0) {
     const list = rare.map((f) => `${f.index} (${f.name}) ${(100 * f.fraction).toFixed(2)}%`).join(', ');
-    const losses = cfg.SOLVER.LOSS;
     const binary = C <= 2;
     const lovasz = binary ? 'lovasz_hinge_loss' : 'lovasz_softmax_loss';
     if (losses.includes(lovasz)) {
-      hints.push(`rare class(es) under ${RARE_CLASS_FRACTION * 100}% of the labelled pixels: ${list}; SOLVER.LOSS already includes ${lovasz}, which optimises IoU directly`);
+      hints.push(`rare class(es) under ${RARE_CLASS_FRACTION * 100}% of the labelled pixels: ${list}; the losses already include ${lovasz}, which optimises IoU directly`);
     } else {
       const mix = binary ? "['lovasz_hinge_loss','bce_loss']" : "['lovasz_softmax_loss','softmax_loss']";
       hints.push(
@@ -409,7 +410,7 @@ function classFractions(cfg: SegConfig, train: SplitReport | undefined): { fract
 
 /** Run every check (see the module comment). */
 export async function checkDataset(cfg: SegConfig, ctx: RunContext, opts: CheckOptions = {}): Promise<CheckReport> {
-  const o: Required<CheckOptions> = { cwd: opts.cwd ?? process.cwd(), concurrency: opts.concurrency ?? 4, oneChannelLosses: opts.oneChannelLosses ?? [] };
+  const o: Required<CheckOptions> = { cwd: opts.cwd ?? process.cwd(), concurrency: opts.concurrency ?? 4, oneChannelLosses: opts.oneChannelLosses ?? [], losses: opts.losses ?? cfg.SOLVER.LOSS };
   const splits: SplitReport[] = [];
   for (const split of ['train', 'val', 'test'] as const) {
     ctx.log.info(`checking the ${split} list ${listFileFor(cfg, split)}`);
@@ -423,7 +424,7 @@ export async function checkDataset(cfg: SegConfig, ctx: RunContext, opts: CheckO
   for (const s of splits) for (const c of s.checks) if (c.warning) warnings.push(`${s.split}: ${c.warning}`);
   const memory = memoryCheck(cfg);
   if (memory.warning) warnings.push(memory.warning);
-  const { fractions, hints } = classFractions(cfg, splits.find((s) => s.split === 'train'));
+  const { fractions, hints } = classFractions(cfg, splits.find((s) => s.split === 'train'), o.losses);
   return { pass: memory.pass && splits.every((s) => s.checks.every((c) => c.pass)), splits, memory, classFractions: fractions, hints, warnings };
 }
 

@@ -24,7 +24,8 @@ export const checkCommand: Command = {
     const { writeFileAtomic } = await import('../../util/atomic.js');
     const { config } = configFromArgs(args, env);
     const cfg = await ensureDataset(config, env.ctx, { splits: [] });
-    const report = await checkDataset(cfg, env.ctx, { oneChannelLosses: oneChannelLosses(allLossNames(cfg)) });
+    const losses = allLossNames(cfg);
+    const report = await checkDataset(cfg, env.ctx, { oneChannelLosses: oneChannelLosses(losses), losses });
     const logFile = path.resolve(typeof args['detail_log'] === 'string' ? args['detail_log'] : 'detail.log');
     await writeFileAtomic(logFile, detailLog(report), { mkdir: true });
     if (args.json) {
