@@ -41,7 +41,7 @@ test('both offline datasets pass seg check (real processes), with class shares a
       assert.ok(fs.existsSync(path.join(dir, 'detail.log')));
     }
     // --json (and a softmax loss: the hint then suggests the Lovász mix).
-    const j = await runSeg(['check', '--cfg', 'configs/quickstart_roads.yaml', '--json', 'SOLVER.LOSS', "['softmax_loss']"], { cwd: dir });
+    const j = await runSeg(['check', '--cfg', 'configs/quickstart_roads.yaml', '--json', 'SOLVER.LOSS', "['softmax_loss']", 'SOLVER.LOSS_STAGES', '[]'], { cwd: dir });
     assert.equal(j.code, 0, j.stderr);
     const report = JSON.parse(j.stdout) as { pass: boolean; splits: Array<{ split: string; checks: Array<{ id: string; pass: boolean }> }>; classFractions: Array<{ index: number; rare: boolean; fraction: number }>; hints: string[]; detailLog: string };
     assert.equal(report.pass, true);
