@@ -5,7 +5,7 @@
  *   node dist/bench/bench.js [--sizes 256,512] [--batch 2] [--warmup 2] [--reps 5]
  *                            [--paths torch,torch-malloc,seg-torch,wasm,wasm-threads2,cpu,tensorflow] [--json <file>]
  *                            [--timeout <s per run>] [--no-lovasz] [--no-loader] [--use-mpio]
- *                            [--lovasz-classes 21] [--lovasz-scenario random|trained|voc]
+ *                            [--lovasz-classes 21] [--lovasz-scenario random|trained|voc] [--no-loop]
  *
  * Each (path, size) runs in its own process (bench/step.ts, or bench/torch_step.py under
  * /usr/bin/python3 when it has torch), so peak RSS is per run and one crash (e.g. the 4 GB wasm
@@ -30,6 +30,10 @@
  *                  worker count `seg train` uses (defaultWorkers: 0 = the main thread, or
  *                  DATALOADER.NUM_WORKERS capped at the CPU count with --use-mpio). The loader does
  *                  not depend on the compute backend: one measurement per size, shown on every seg row.
+ *   seg train      `seg train`'s steady-state step (bench/loop.ts: a real process on generated
+ *                  JPEG/PNG data, loader, loss assembly, optimiser and logging included), and its
+ *                  ratio to the bare step of the same path;
+ *   seg eval       `seg eval`'s images/s at the crop size, and its pixels/s over training's.
  *
  * Timing on a shared 2-core VM is noisy: the load average before the runs is printed; do not run
  * anything else meanwhile.
@@ -43,6 +47,7 @@ import { ConfigSchema } from '../src/config/schema.js';
 import { defaultWorkers } from '../src/data/loader.js';
 import { loadTorchAddon } from '../src/backend/native/addon.js';
 import { flagReader, parseResult } from './cli.js';
+import type { LoopResult } from './loop.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const REPO = path.resolve(HERE, '..', '..');
@@ -85,6 +90,8 @@ export interface LovaszShare {
 interface Cell {
   result?: RunResult;
   lovasz?: LovaszShare;
+  /** seg train's loop and seg eval on the same path (loop.ts). */
+  loop?: LoopResult;
   /** Why there is no result (not installed, failed, skipped). */
   note?: string;
 }
@@ -99,6 +106,7 @@ interface Args {
   timeoutS: number;
   lovasz: boolean;
   loader: boolean;
+  loop: boolean;
   useMpio: boolean;
   lovaszClasses: number;
   lovaszScenario: string;
@@ -117,6 +125,7 @@ function parseArgs(argv: string[]): Args {
     timeoutS: Number(get('timeout') ?? 1800),
     lovasz: !argv.includes('--no-lovasz'),
     loader: !argv.includes('--no-loader'),
+    loop: !argv.includes('--no-loop'),
     useMpio: argv.includes('--use-mpio'),
     lovaszClasses: Number(get('lovasz-classes') ?? 21),
     lovaszScenario: get('lovasz-scenario') ?? 'random',
@@ -182,7 +191,7 @@ async function measure(a: Args, p: string, size: number): Promise<Cell> {
   let micro = 1;
   for (;;) {
     const r = run(process.execPath, [...step, '--micro', String(micro)], a.timeoutS);
-    if (r.result) return { result: r.result, ...lovaszShare(a, p, size) };
+    if (r.result) return { result: r.result, ...lovaszShare(a, p, size), ...loopRun(a, p, size) };
     const err = lastError(r.out);
     const oom = /memory|Aborted|OOM|RangeError: Array buffer allocation/i.test(r.out);
     if (p.startsWith('wasm') && oom && micro < a.batch) {
@@ -205,6 +214,19 @@ function lovaszShare(a: Args, p: string, size: number): { lovasz?: LovaszShare }
   const res = parseResult<LovaszShare>(r.stdout ?? '');
   if (!res) process.stderr.write(`  Lovász share failed: ${lastError(`${r.stdout ?? ''}\n${r.stderr ?? ''}`)}\n`);
   return res ? { lovasz: res } : {};
+}
+
+/** seg train's steady-state step and seg eval's images/s on path `p` (loop.ts), when asked for. */
+function loopRun(a: Args, p: string, size: number): { loop?: LoopResult } {
+  if (!a.loop) return {};
+  const threads = /^wasm-threads(\d+)$/.exec(p);
+  const backend = threads ? ['--backend', 'wasm', '--threads', threads[1]!] : ['--backend', backendOf(p)];
+  const args = [path.join(HERE, 'loop.js'), ...backend, '--size', String(size), '--batch', String(a.batch), '--warmup', String(a.warmup + 1), '--reps', String(Math.max(a.reps, 6))];
+  process.stderr.write(`$ node ${args.join(' ')}\n`);
+  const r = spawnSync(process.execPath, args, { cwd: REPO, encoding: 'utf8', timeout: a.timeoutS * 1000, maxBuffer: 16 << 20 });
+  const res = parseResult<LoopResult>(r.stdout ?? '');
+  if (!res) process.stderr.write(`  seg train/eval loop failed: ${lastError(`${r.stdout ?? ''}\n${r.stderr ?? ''}`)}\n`);
+  return res ? { loop: res } : {};
 }
 
 /** Loader images/s per crop size (data.ts), with the worker count `seg train` uses. */
@@ -238,7 +260,7 @@ function reference(cells: Map<string, Map<number, Cell>>, size: number): number 
 function table(a: Args, cells: Map<string, Map<number, Cell>>, loader: ReturnType<typeof loaderRates>): string {
   const head = ['path'];
   for (const s of a.sizes) head.push(`${s}² ms/step`, `${s}² ×torch`);
-  head.push('peak RSS (GB)', 'Lovász share', 'loader img/s');
+  head.push('peak RSS (GB)', 'Lovász share', 'loader img/s', 'seg train ms/step (× bare step)', 'seg eval img/s (× train px/s)');
   const rows: string[][] = [head, head.map(() => '---')];
   for (const [p, bySize] of cells) {
     const first = [...bySize.values()].find((c) => c.result)?.result;
@@ -268,7 +290,16 @@ function table(a: Args, cells: Map<string, Map<number, Cell>>, loader: ReturnTyp
       const v = seg ? loader?.rates.get(s) : undefined;
       return v === undefined ? '–' : v.toFixed(v < 10 ? 1 : 0);
     });
-    row.push(rss.join(' / '), share.every((x) => x === '–') ? '–' : share.join(' / '), rate.every((x) => x === '–') ? '–' : rate.join(' / '));
+    // The real loop (loop.ts) against the bare step, and eval's pixel rate against training's.
+    const loops = a.sizes.map((s) => {
+      const c = bySize.get(s);
+      const l = c?.loop;
+      const step = c?.result?.medianMs;
+      if (!l || !step) return ['–', '–'];
+      return [`${Math.round(l.trainMs)} (${(l.trainMs / step).toFixed(2)}×)`, `${l.evalImagesPerSec.toFixed(1)} (${((l.evalImagesPerSec * l.trainMs) / (1000 * l.batch)).toFixed(1)}×)`];
+    });
+    const col = (k: number): string => (loops.every((x) => x[k] === '–') ? '–' : loops.map((x) => x[k]).join(' / '));
+    row.push(rss.join(' / '), share.every((x) => x === '–') ? '–' : share.join(' / '), rate.every((x) => x === '–') ? '–' : rate.join(' / '), col(0), col(1));
     rows.push(row);
   }
   return rows.map((r) => `| ${r.join(' | ')} |`).join('\n');
@@ -298,6 +329,7 @@ async function main(): Promise<void> {
         `on the step's batch and crop, same path, % of the step (wall-clock medians)`,
     );
   }
+  if (a.loop) console.log(`seg train ms/step (${sizes}): the median step of \`seg train --log_steps 1\` (loader, loss, optimiser, logging) on generated JPEG/PNG data, beside the bare step's; seg eval img/s: \`seg eval\` at the crop size, and its pixels/s over training's (bench/loop.ts)`);
   if (loader) console.log(`loader img/s (${sizes}): src/data's loader, decode + augment (bench/data.ts), ${loader.workers === 0 ? 'on the main thread (seg train\'s default)' : `${loader.workers} worker threads (--use_mpio)`}`);
   if (a.json) {
     const out: Record<string, Record<string, Cell>> = {};
