@@ -165,3 +165,43 @@ describe('fusedOps vs referenceOps (values, gradients, moving statistics)', () =
     });
   }
 });
+
+describe('fusedOps inference (batch norm folded into the convolution) vs referenceOps', () => {
+  const cases: Array<{ name: string; depthwise: boolean; k: number; cin: number; cout: number; o: ConvNormActOptions }> = [
+    { name: 'convBnAct 3x3 s2 relu6', depthwise: false, k: 3, cin: 3, cout: 8, o: { stride: 2, act: 'relu6', training: false, momentum: 0.9, epsilon: 1e-5 } },
+    { name: 'convBnAct 1x1 none', depthwise: false, k: 1, cin: 6, cout: 5, o: { act: 'none', training: false, momentum: 0.9, epsilon: 1e-3 } },
+    { name: 'convBnAct 3x3 dilation 2 relu (not fused: conv, add, relu)', depthwise: false, k: 3, cin: 4, cout: 3, o: { dilation: 2, act: 'relu', training: false, momentum: 0.9, epsilon: 1e-5 } },
+    { name: 'depthwiseBnAct 3x3 relu6', depthwise: true, k: 3, cin: 6, cout: 6, o: { act: 'relu6', training: false, momentum: 0.9, epsilon: 1e-5 } },
+    { name: 'depthwiseBnAct 3x3 s2 relu6', depthwise: true, k: 3, cin: 4, cout: 4, o: { stride: 2, act: 'relu6', training: false, momentum: 0.9, epsilon: 1e-5 } },
+    { name: 'depthwiseBnAct 3x3 dilation 6 relu', depthwise: true, k: 3, cin: 5, cout: 5, o: { dilation: 6, act: 'relu', training: false, momentum: 0.9, epsilon: 1e-5 } },
+    { name: 'depthwiseBnAct 3x3 dilation 12 ≥ map (centre tap) relu', depthwise: true, k: 3, cin: 5, cout: 5, o: { dilation: 12, act: 'relu', training: false, momentum: 0.9, epsilon: 1e-5 } },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const rng = new Rng(7);
+      const kernel = t(rand(rng, [c.k, c.k, c.cin, c.depthwise ? 1 : c.cout])) as tf.Tensor4D;
+      const v1 = (x: tf.Tensor) => tf.variable(x) as tf.Variable<tf.Rank.R1>;
+      const norm: BatchNormParams = {
+        kind: 'bn',
+        gamma: v1(t(rand(rng, [c.cout]))),
+        beta: v1(t(rand(rng, [c.cout]))),
+        movingMean: v1(t(rand(rng, [c.cout]))),
+        movingVariance: v1(tf.add(tf.abs(t(rand(rng, [c.cout]))), 0.1)),
+      };
+      const x = t(rand(rng, [2, 9, 9, c.cin])) as tf.Tensor4D;
+      const n0 = tf.memory().numTensors;
+      const apply = (ops: Partial<typeof referenceOps>): Arr => {
+        const y = (c.depthwise ? ops.depthwiseBnAct : ops.convBnAct)!(x, { kernel, norm }, c.o);
+        const a = arr(y);
+        y.dispose();
+        return a;
+      };
+      const ref = apply(referenceOps);
+      const mine = apply(fusedOps);
+      assert.equal(tf.memory().numTensors, n0, 'tensors leaked');
+      assert.deepEqual(mine.shape, ref.shape);
+      assert.ok(relErr(mine, ref) <= TOL, `${relErr(mine, ref)}`);
+      tf.dispose([kernel, norm.gamma, norm.beta, norm.movingMean, norm.movingVariance, x]);
+    });
+  }
+});

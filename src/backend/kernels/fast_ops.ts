@@ -5,13 +5,18 @@
  *
  *   convBnAct, depthwiseBnAct   training-mode batch norm: the convolution as the reference op
  *                                computes it, then SegBatchNormActForward/Backward (batchnorm.ts)
- *                                instead of ~25 tfjs elementwise/reduction passes. Inference,
- *                                group norm, and backends without seg's kernels: the reference op.
+ *                                instead of ~25 tfjs elementwise/reduction passes. Inference-mode
+ *                                batch norm folded into the convolution (kernel·γ/√(var+ε), bias
+ *                                β − mean·γ/√(var+ε)): on wasm one FusedConv2D/FusedDepthwiseConv2D
+ *                                call with bias and activation (XNNPACK) instead of conv, Multiply,
+ *                                Add and the activation; elsewhere conv, Add, activation. Group
+ *                                norm, and backends without seg's kernels: the reference op.
  *
  * registerTrainingKernels('wasm') installs them (installFusedOps), so `seg train` on wasm uses them.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dSame, depthwiseSame, referenceOps, setOps } from '../../ops/index.js';
+import { activate } from '../../ops/reference.js';
 import { updateMovingStats } from '../../ops/norm.js';
 import type { BatchNormParams, ConvNormActOptions, ConvNormParams, OpSet } from '../../ops/types.js';
 import { batchNormAct } from './batchnorm.js';
@@ -29,7 +34,34 @@ function fusable(p: ConvNormParams, o: ConvNormActOptions): boolean {
   return p.norm.kind === 'bn' && o.training && tf.getKernel('SegBatchNormActForward', tf.getBackend()) !== undefined;
 }
 
+/** Inference-mode BN as a per-output-channel scale of the kernel and a bias. */
+function foldBn(norm: BatchNormParams, epsilon: number): { scale: tf.Tensor1D; bias: tf.Tensor1D } {
+  const scale = tf.mul(norm.gamma, tf.rsqrt(tf.add(norm.movingVariance, epsilon))) as tf.Tensor1D;
+  return { scale, bias: tf.sub(norm.beta, tf.mul(norm.movingMean, scale)) as tf.Tensor1D };
+}
+
+/** Inference with BN folded into the convolution (module comment); `kernel` already scaled. */
+function foldedConv(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D, o: ConvNormActOptions, depthwise: boolean): tf.Tensor4D {
+  const stride = o.stride ?? 1;
+  const dilation = o.dilation ?? 1;
+  const [, h, w] = x.shape;
+  // Where only a depthwise kernel's centre tap sees the image the reference's per-channel scale applies (depthwiseConv).
+  const centreOnly = depthwise && dilation > 1 && dilation >= h && dilation >= w;
+  if (tf.getBackend() === 'wasm' && (depthwise || dilation === 1) && !centreOnly) {
+    const args = { x, filter: kernel, strides: stride, pad: 'same' as const, dilations: dilation, bias, activation: o.act === 'none' ? ('linear' as const) : o.act };
+    return depthwise ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d(args);
+  }
+  return activate(tf.add(depthwise ? depthwiseConv(x, kernel, stride, dilation) : conv2dSame(x, kernel, stride, dilation), bias), o.act);
+}
+
 function convBnAct(x: tf.Tensor4D, p: ConvNormParams, o: ConvNormActOptions): tf.Tensor4D {
+  if (p.norm.kind === 'bn' && !o.training) {
+    const norm = p.norm;
+    return tf.tidy(() => {
+      const { scale, bias } = foldBn(norm, o.epsilon);
+      return foldedConv(x, tf.mul(p.kernel, scale) as tf.Tensor4D, bias, o, false);
+    });
+  }
   if (!fusable(p, o) || p.norm.kind !== 'bn') return referenceOps.convBnAct(x, p, o);
   const norm = p.norm;
   return tf.tidy(() => bnActTrain(conv2dSame(x, p.kernel, o.stride ?? 1, o.dilation ?? 1), norm, o));
@@ -41,16 +73,23 @@ function convBnAct(x: tf.Tensor4D, p: ConvNormParams, o: ConvNormActOptions): tf
  * transposes, except where only the centre tap sees the image (rate ≥ H and W), which the
  * reference already reduces to a per-channel scale.
  */
-function depthwise(x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, dilation: number): tf.Tensor4D {
+function depthwiseConv(x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, dilation: number): tf.Tensor4D {
   const [, h, w] = x.shape;
   if (dilation === 1 || (dilation >= h && dilation >= w) || !hasTrainingKernels(tf.getBackend())) return depthwiseSame(x, kernel, stride, dilation);
   return tf.depthwiseConv2d(x, kernel, stride, 'same', 'NHWC', dilation);
 }
 
 function depthwiseBnAct(x: tf.Tensor4D, p: ConvNormParams, o: ConvNormActOptions): tf.Tensor4D {
+  if (p.norm.kind === 'bn' && !o.training) {
+    const norm = p.norm;
+    return tf.tidy(() => {
+      const { scale, bias } = foldBn(norm, o.epsilon);
+      return foldedConv(x, tf.mul(p.kernel, tf.reshape(scale, [1, 1, -1, 1])) as tf.Tensor4D, bias, o, true);
+    });
+  }
   if (!fusable(p, o) || p.norm.kind !== 'bn') return referenceOps.depthwiseBnAct(x, p, o);
   const norm = p.norm;
-  return tf.tidy(() => bnActTrain(depthwise(x, p.kernel, o.stride ?? 1, o.dilation ?? 1), norm, o));
+  return tf.tidy(() => bnActTrain(depthwiseConv(x, p.kernel, o.stride ?? 1, o.dilation ?? 1), norm, o));
 }
 
 /** The ops seg's kernels make faster (needs registerTrainingKernels for the active backend). */
