@@ -60,7 +60,7 @@ export const ConfigSchema = z
   .object({
     MEAN: z.array(num()).default([0.5, 0.5, 0.5]).describe('per-channel mean subtracted after scaling pixels to [0, 1]'),
     STD: z.array(num()).default([0.5, 0.5, 0.5]).describe('per-channel standard deviation, applied after MEAN'),
-    BATCH_SIZE: posInt().default(1).describe('images per training step (and per evaluation batch)'),
+    BATCH_SIZE: posInt().default(1).describe('images per training step; evaluation batches hold up to 3 × BATCH_SIZE training crops of pixels'),
     EVAL_CROP_SIZE: cropSize().default([]).describe('(width, height) every eval/vis image is padded to; must be set'),
     TRAIN_CROP_SIZE: cropSize().default([]).describe('(width, height) of the random training crop; must be set'),
     NUM_TRAINERS: posInt().default(1).describe('pdseg multi-process training; seg trains in one process, so it must stay 1'),

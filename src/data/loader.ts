@@ -68,6 +68,18 @@ export function stepsPerEpoch(cfg: SegConfig, numSamples: number): number {
   return Math.floor(numSamples / cfg.BATCH_SIZE);
 }
 
+/**
+ * Images per eval/vis batch (TEST.MODE pad): a forward pass without gradients keeps a third of a
+ * training step's activations at most, so a batch of 3 × BATCH_SIZE training crops' pixels needs no
+ * more memory than training does, and fewer, larger batches run faster. At least 1; results do not
+ * depend on it (evaluation uses the moving statistics).
+ */
+export function evalBatchSize(cfg: SegConfig): number {
+  const [tw = 1, th = 1] = cfg.TRAIN_CROP_SIZE;
+  const [ew = 1, eh = 1] = cfg.EVAL_CROP_SIZE;
+  return Math.max(1, Math.floor((3 * cfg.BATCH_SIZE * tw * th) / (ew * eh)));
+}
+
 /** The sample order of an epoch: a permutation of 0..n-1. */
 export function epochOrder(seed: number, epoch: number, n: number): number[] {
   return new Rng(deriveSeed(seed, SALT.dataOrder, epoch)).permutation(n);
@@ -185,7 +197,7 @@ export class DataLoader {
     if (args.limit !== undefined) entries = entries.slice(0, Math.max(0, args.limit));
     const tasks = entries.map((entry): SampleTask => ({ entry, mode: 'eval', seed: 0, ...(args.keepOriginal ? { keepOriginal: true } : {}) }));
     const p = this.opts.pipeline;
-    yield* this.batches(tasks, p.evalPad ? this.cfg.BATCH_SIZE : 1, p.evalPad ? p.evalCrop : undefined, true) as AsyncGenerator<EvalBatch>;
+    yield* this.batches(tasks, p.evalPad ? evalBatchSize(this.cfg) : 1, p.evalPad ? p.evalCrop : undefined, true) as AsyncGenerator<EvalBatch>;
   }
 
   /** Batches of `B` samples of size `crop`, or (crop undefined) of whatever size each sample has. */

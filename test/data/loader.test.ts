@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataLoader, defaultWorkers, epochOrder, evalBatches, stepsPerEpoch, trainBatches, type Batch } from '../../src/data/loader.js';
+import { DataLoader, defaultWorkers, epochOrder, evalBatchSize, evalBatches, stepsPerEpoch, trainBatches, type Batch } from '../../src/data/loader.js';
 import { readSplit } from '../../src/data/file_list.js';
 import { SegError } from '../../src/util/errors.js';
 import { tmpDir } from '../helpers/cli.js';
@@ -84,7 +84,11 @@ test('eval batches: list order, last partial batch kept, padded to EVAL_CROP_SIZ
   try {
     await blockDataset(dir, 5);
     fs.writeFileSync(path.join(dir, 'test.txt'), 'images/0.png\nimages/1.png|labels/1.png\n');
-    const cfg = config(dir);
+    // Eval batches hold 3 × BATCH_SIZE training crops of pixels: 3 · 2 · 80² / (160 · 120) = 2 images.
+    const cfg = config(dir, { TRAIN_CROP_SIZE: [80, 80] });
+    assert.equal(evalBatchSize(cfg), 2);
+    assert.equal(evalBatchSize(config(dir, { TRAIN_CROP_SIZE: [64, 48] })), 1, 'at least one image');
+    assert.equal(evalBatchSize(config(dir, { TRAIN_CROP_SIZE: [160, 120], BATCH_SIZE: 8 })), 24);
     const loader = new DataLoader(cfg, { workers: 1 });
     try {
       const val = await collect(loader.evalBatches('val', { keepOriginal: true }));
