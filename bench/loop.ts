@@ -4,12 +4,14 @@
  * model and batch of the bare step (step.ts: DeepLabv3+/MobileNetV2 ×1.0, softmax, Adam), on
  * generated JPEG/PNG data at the crop size. Prints one `RESULT {json}` line.
  *
- *   node dist/bench/loop.js --backend wasm --size 256 [--batch 2] [--warmup 3] [--reps 8] [--classes 2] [--eval-images 16]
+ *   node dist/bench/loop.js --backend wasm --size 256 [--batch 2] [--warmup 3] [--reps 8] [--classes 2] [--eval-batches 8]
  *
  * train: `seg train --log_steps 1`; the step time is the median of the differences of successive
  *        `elapsed_s` in metrics.jsonl after `warmup` steps (epoch boundaries included: they are part
  *        of the loop).
- * eval:  `seg eval --json`: images / seconds as evaluate() reports them (model loading excluded).
+ * eval:  `seg eval --json` on `eval-batches` full evaluation batches (evalBatchSize: a user's val
+ *        list is long enough that its first batches' warm-up fades): images / seconds as evaluate()
+ *        reports them (model loading excluded).
  * Run by bench.ts; never by the tests.
  */
 import { spawnSync } from 'node:child_process';
@@ -18,6 +20,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeImage, writeLabelPng } from '../src/data/image_io.js';
+import { evalBatchSize } from '../src/data/loader.js';
+import { ConfigSchema } from '../src/config/schema.js';
 import { readMetrics, type TrainRecord } from '../src/train/metrics_log.js';
 import { flagReader, printResult, runChild } from './cli.js';
 import { median } from './loss_inputs.js';
@@ -68,7 +72,7 @@ async function main(): Promise<void> {
   const warmup = int('warmup', 3);
   const reps = int('reps', 8);
   const classes = int('classes', 2);
-  const evalImages = int('eval-images', 16);
+  const evalImages = int('eval-batches', 8) * evalBatchSize(ConfigSchema.parse({ BATCH_SIZE: batch, TRAIN_CROP_SIZE: [size, size], EVAL_CROP_SIZE: [size, size] }));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seg-bench-loop-'));
   try {
     const steps = warmup + reps + 1;
