@@ -5,9 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { REPO_ROOT } from '../helpers/cli.js';
+import { REPO_ROOT, runSeg, tmpDir } from '../helpers/cli.js';
 
 const SRC = path.join(REPO_ROOT, 'src');
 const rel = (f: string): string => path.relative(SRC, f);
@@ -86,4 +87,32 @@ test('sharp is imported in src/data/image_io.ts only', () => {
 
 test('the checks see what they must: export-from and import() count, import type does not', () => {
   assert.deepEqual(importsOf("export { a } from './x.js';\nconst m = await import('./y.js');\nimport type { T } from './z.js';\nimport * as tf from '@tensorflow/tfjs-core';\n"), ['./x.js', '@tensorflow/tfjs-core', './y.js']);
+});
+
+test('seg --help and seg config run with every @tensorflow package unresolvable (a resolve hook refuses them)', async () => {
+  const tmp = tmpDir();
+  try {
+    fs.writeFileSync(
+      path.join(tmp.dir, 'hooks.mjs'),
+      "export async function resolve(spec, ctx, next) {\n  if (spec.startsWith('@tensorflow/')) throw new Error(`tfjs made unresolvable: ${spec}`);\n  return next(spec, ctx);\n}\n",
+    );
+    fs.writeFileSync(path.join(tmp.dir, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
+    const env = { NODE_OPTIONS: `--import=${path.join(tmp.dir, 'register.mjs')}` };
+    const help = await runSeg(['--help'], { env });
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /seg train/);
+    const config = await runSeg(['config', '--cfg', 'configs/quickstart_roads.yaml'], { env });
+    assert.equal(config.code, 0, config.stderr);
+    assert.match(config.stdout, /^  LOSS_STAGES: \[\{BEGIN_EPOCH: 5, LOSS: \[lovasz_hinge_loss\]/m);
+    // The control: the hook does stop an import of tfjs in the same setting.
+    const probe = spawnSync(process.execPath, ['--input-type=module', '-e', "await import('@tensorflow/tfjs-core');"], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    });
+    assert.notEqual(probe.status, 0);
+    assert.match(probe.stderr, /tfjs made unresolvable: @tensorflow\/tfjs-core/);
+  } finally {
+    tmp.cleanup();
+  }
 });

@@ -58,8 +58,19 @@ interface Param {
   values: Float32Array;
 }
 
-/** pdseg's DeepLabv3+/MobileNetV2 ×1.0 parameters (mobilenet_v2.py, deeplab.py), ASPP and decoder on, K classes, plus conv9/fc10 of an ImageNet archive. */
-function pdsegParams(K: number, seed: number): Map<string, Param> {
+interface Variant {
+  scale: number;
+  aspp: boolean;
+  decoder: boolean;
+}
+
+/**
+ * pdseg's DeepLabv3+/MobileNetV2 parameters (mobilenet_v2.py, deeplab.py) with K classes, plus
+ * conv9/fc10 of an ImageNet archive. Widths as pdseg computes them: int(c·scale) per group, the
+ * expansion round(in·t); the decoder's shortcut is conv3_2's expansion; without ASPP the decoder
+ * and the logit read the backbone's last channels.
+ */
+function pdsegParams(K: number, seed: number, v: Variant = { scale: 1, aspp: true, decoder: true }): Map<string, Param> {
   const rng = new Rng(seed);
   const out = new Map<string, Param>();
   const add = (name: string, shape: number[]): void => {
@@ -74,8 +85,9 @@ function pdsegParams(K: number, seed: number): Map<string, Param> {
     add(`${scope}/weights`, shape);
     for (const s of ['gamma', 'beta', 'moving_mean', 'moving_variance']) add(`${scope}/BatchNorm/${s}`, [shape[0] as number]);
   };
-  convBn('conv1_1', [32, 3, 3, 3]);
-  let inC = 32;
+  let inC = Math.trunc(32 * v.scale);
+  convBn('conv1_1', [inC, 3, 3, 3]);
+  let shortcut = 0;
   const groups: Array<[number, number, number]> = [[1, 16, 1], [6, 24, 2], [6, 32, 3], [6, 64, 4], [6, 96, 3], [6, 160, 3], [6, 320, 1]];
   groups.forEach(([t, c, n], g) => {
     for (let k = 1; k <= n; k++) {
@@ -83,26 +95,34 @@ function pdsegParams(K: number, seed: number): Map<string, Param> {
       const name = `conv${g + 2}_${k}`;
       convBn(`${name}_expand`, [e, inC, 1, 1]);
       convBn(`${name}_dwise`, [e, 1, 3, 3]);
-      convBn(`${name}_linear`, [c, e, 1, 1]);
-      inC = c;
+      convBn(`${name}_linear`, [Math.trunc(c * v.scale), e, 1, 1]);
+      if (name === 'conv3_2') shortcut = e;
+      inC = Math.trunc(c * v.scale);
     }
   });
-  convBn('conv9', [1280, 320, 1, 1]);
+  convBn('conv9', [1280, inC, 1, 1]);
   add('fc10_weights', [1280, 1000]);
   add('fc10_offset', [1000]);
-  scoped('encoder/image_pool', [256, 320, 1, 1]);
-  scoped('encoder/aspp0', [256, 320, 1, 1]);
-  for (const k of [1, 2, 3]) {
-    scoped(`encoder/aspp${k}/depthwise`, [320, 1, 3, 3]);
-    scoped(`encoder/aspp${k}/pointwise`, [256, 320, 1, 1]);
+  let features = inC;
+  if (v.aspp) {
+    scoped('encoder/image_pool', [256, inC, 1, 1]);
+    scoped('encoder/aspp0', [256, inC, 1, 1]);
+    for (const k of [1, 2, 3]) {
+      scoped(`encoder/aspp${k}/depthwise`, [inC, 1, 3, 3]);
+      scoped(`encoder/aspp${k}/pointwise`, [256, inC, 1, 1]);
+    }
+    scoped('encoder/concat', [256, 1280, 1, 1]);
+    features = 256;
   }
-  scoped('encoder/concat', [256, 1280, 1, 1]);
-  scoped('decoder/concat', [48, 144, 1, 1]);
-  scoped('decoder/separable_conv1/depthwise', [304, 1, 3, 3]);
-  scoped('decoder/separable_conv1/pointwise', [256, 304, 1, 1]);
-  scoped('decoder/separable_conv2/depthwise', [256, 1, 3, 3]);
-  scoped('decoder/separable_conv2/pointwise', [256, 256, 1, 1]);
-  add('logit/weights', [K, 256, 1, 1]);
+  if (v.decoder) {
+    scoped('decoder/concat', [48, shortcut, 1, 1]);
+    scoped('decoder/separable_conv1/depthwise', [features + 48, 1, 3, 3]);
+    scoped('decoder/separable_conv1/pointwise', [256, features + 48, 1, 1]);
+    scoped('decoder/separable_conv2/depthwise', [256, 1, 3, 3]);
+    scoped('decoder/separable_conv2/pointwise', [256, 256, 1, 1]);
+    features = 256;
+  }
+  add('logit/weights', [K, features, 1, 1]);
   add('logit/biases', [K]);
   return out;
 }
@@ -176,6 +196,66 @@ test("seg pretrained convert: every weight of seg's DeepLabv3+ ×1.0 gets its pd
     const afterLoad = model.apply(x, { training: false });
     assert.ok(tf.tidy(() => tf.max(tf.abs(tf.sub(before, afterLoad))).dataSync()[0] as number) > 1e-3, 'the output changed');
     tf.dispose([x, before, afterLoad, feat, pdsegOut, segOut]);
+  } finally {
+    model.dispose();
+  }
+});
+
+/** Convert the archive of `v` with `seg pretrained convert` and load it into seg's model of the same variant. */
+async function convertAndLoad(v: Variant): Promise<{ report: ReturnType<typeof loadPretrained>; params: Map<string, Param>; model: ReturnType<typeof buildModel> }> {
+  const name = `x${v.scale}_aspp${Number(v.aspp)}_dec${Number(v.decoder)}`;
+  const vParams = pdsegParams(K, 11, v);
+  writeFolder(path.join(tmp.dir, 'variants', name), vParams);
+  const r = await runSeg(['pretrained', 'convert', path.join(tmp.dir, 'variants', name), '--dir', path.join(tmp.dir, 'variants-out'), '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const dir = (JSON.parse(r.stdout) as { dir: string }).dir;
+  const model = buildModel(ConfigSchema.parse({ DATASET: { NUM_CLASSES: K }, MODEL: { DEEPLAB: { DEPTH_MULTIPLIER: v.scale, ENCODER_WITH_ASPP: v.aspp, ENABLE_DECODER: v.decoder } } }), { seed: 1 });
+  return { report: loadPretrained(model, dir), params: vParams, model };
+}
+
+test('×1.0 without ASPP, without the decoder, or without both: every weight of seg\'s model gets its pdseg parameter', async () => {
+  for (const v of [
+    { scale: 1, aspp: false, decoder: false },
+    { scale: 1, aspp: false, decoder: true },
+    { scale: 1, aspp: true, decoder: false },
+  ]) {
+    const { report, params: vParams, model } = await convertAndLoad(v);
+    try {
+      assert.deepEqual(report.skipped, [], JSON.stringify(v));
+      assert.equal(report.loaded.length, model.weights.length);
+      const logit = model.weights.find((w) => w.name === 'logit/kernel')!.variable;
+      const expected = tf.transpose(tf.tensor4d(vParams.get('logit/weights')!.values, vParams.get('logit/weights')!.shape as [number, number, number, number]), [2, 3, 1, 0]);
+      assert.ok(tf.tidy(() => tf.max(tf.abs(tf.sub(logit, expected))).dataSync()[0] as number) < 1e-6, `${JSON.stringify(v)}: logit kernel`);
+      expected.dispose();
+    } finally {
+      model.dispose();
+    }
+  }
+});
+
+test('×0.5: pdseg rounds widths as int(c·0.5) (24 → 12) where seg rounds to multiples of 8 (→ 16): exactly the layers whose shapes differ are skipped, the rest load', async () => {
+  const { report, params: vParams, model } = await convertAndLoad({ scale: 0.5, aspp: true, decoder: true });
+  try {
+    const bn = (prefix: string): string[] => ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((s) => `${prefix}/bn/${s}`);
+    const layer = (prefix: string): string[] => [`${prefix}/kernel`, ...bn(prefix)];
+    // Hand-derived: block_1 projects to 12 (pdseg) vs 16 (seg); block_2 runs at 12·6 = 72 vs 96; block_3
+    // expands from 12 vs 16 (its projection BN, 16 wide in both, loads); the decoder's shortcut reads 72 vs 96.
+    const expected = [
+      ...layer('backbone/block_1/project'),
+      ...['expand', 'depthwise', 'project'].flatMap((l) => layer(`backbone/block_2/${l}`)),
+      ...layer('backbone/block_3/expand'),
+      ...layer('backbone/block_3/depthwise'),
+      'backbone/block_3/project/kernel',
+      'decoder/shortcut/kernel',
+    ];
+    assert.deepEqual(report.skipped.map((s) => s.name).sort(), expected.sort());
+    assert.ok(report.skipped.every((s) => s.reason === 'shape'));
+    assert.equal(report.loaded.length, model.weights.length - expected.length);
+    const w = model.weights.find((x) => x.name === 'backbone/block_4/expand/kernel')!.variable;
+    const p = vParams.get('conv4_2_expand_weights')!;
+    const e = tf.transpose(tf.tensor4d(p.values, p.shape as [number, number, number, number]), [2, 3, 1, 0]);
+    assert.ok(tf.tidy(() => tf.max(tf.abs(tf.sub(w, e))).dataSync()[0] as number) < 1e-6, 'a layer of the same width loads its values');
+    e.dispose();
   } finally {
     model.dispose();
   }

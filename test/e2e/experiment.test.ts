@@ -36,9 +36,20 @@ test('experiment: every config × seed trained and evaluated, table/curves/pictu
   const terms = recs.filter((x) => x.type === 'train').map((x) => (x.type === 'train' ? `${x.epoch}:${Object.keys(x.terms).sort().join('+')}` : ''));
   assert.deepEqual([...new Set(terms)], ['1:bce_loss', '2:bce_loss+lovasz_hinge_loss']);
 
+  // The table holds each run's best evaluation (TRAIN.BEST_METRIC miou), read from its metrics.jsonl.
+  const bestOf = (name: string, seed: number): number => {
+    const evals = fs.readFileSync(path.join(root.dir, 'cmp', name, `seed${seed}`, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as MetricRecord).flatMap((x) => (x.type === 'eval' ? [x.miou] : []));
+    assert.equal(evals.length, 2, `${name} seed ${seed}: one evaluation per epoch`);
+    return Math.max(...evals);
+  };
+  for (const c of res.configs) assert.deepEqual(c.miou.values, c.seeds.map((s) => bestOf(c.name, s)), c.name);
+
+  const stamps = (): number[] => res.runs.map((x) => fs.statSync(path.join(root.dir, 'cmp', x.name, `seed${x.seed}`, 'final', 'checkpoint.json')).mtimeMs);
+  const before = stamps();
   const again = await runSeg(args, { cwd: root.dir });
   assert.equal(again.code, 0, again.stderr);
   assert.equal((again.stderr.match(/finished earlier, not trained again/g) ?? []).length, 4);
+  assert.deepEqual(stamps(), before, 'no checkpoint rewritten');
   assert.deepEqual((JSON.parse(again.stdout) as typeof res).configs.map((c) => c.miou.values), res.configs.map((c) => c.miou.values));
 });
 

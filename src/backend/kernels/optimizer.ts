@@ -1,7 +1,7 @@
 /**
  * One optimiser update per variable as a single kernel (SegOptimizerStep), for src/train/optimizer.ts:
- * seg's Adam update is ~14 tfjs kernel calls per variable (≈ 2 700 per DeepLab step, 60–80 ms on
- * wasm); this is one pass over w, g, m (and v), with the same formulas in the same order:
+ * seg's Adam update would be ~14 tfjs kernel calls per variable (thousands per DeepLab step,
+ * docs/performance.md); this is one pass over w, g, m (and v), with the same formulas in the same order:
  *   g′ = g + wd·w
  *   adam: m′ = β1·m + (1−β1)·g′;  v′ = β2·v + (1−β2)·g′²;  w′ = w − lr·(m′/bc1)/(√(v′/bc2) + ε)
  *   sgd:  m′ = μ·m + g′;          w′ = w − lr·m′
