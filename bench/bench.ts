@@ -290,13 +290,14 @@ function table(a: Args, cells: Map<string, Map<number, Cell>>, loader: ReturnTyp
       const v = seg ? loader?.rates.get(s) : undefined;
       return v === undefined ? '–' : v.toFixed(v < 10 ? 1 : 0);
     });
-    // The real loop (loop.ts) against the bare step, and eval's pixel rate against training's.
+    // The real loop (loop.ts) against the bare step, and eval's pixel rate against training's; an
+    // epoch overhead below the step's noise can come out negative and is shown as 0.
     const loops = a.sizes.map((s) => {
       const c = bySize.get(s);
       const l = c?.loop;
       const step = c?.result?.medianMs;
       if (!l || !step) return ['–', '–'];
-      return [`${Math.round(l.trainMs)} (${(l.trainMs / step).toFixed(2)}×)`, `${l.evalImagesPerSec.toFixed(1)} (${((l.evalImagesPerSec * l.trainMs) / (1000 * l.batch)).toFixed(1)}×)`];
+      return [`${Math.round(l.trainMs)} (${(l.trainMs / step).toFixed(2)}×) +${(Math.max(0, l.epochOverheadMs) / 1000).toFixed(1)} s/epoch`, `${l.evalImagesPerSec.toFixed(1)} (${((l.evalImagesPerSec * l.trainMs) / (1000 * l.batch)).toFixed(1)}×)`];
     });
     const col = (k: number): string => (loops.every((x) => x[k] === '–') ? '–' : loops.map((x) => x[k]).join(' / '));
     row.push(rss.join(' / '), share.every((x) => x === '–') ? '–' : share.join(' / '), rate.every((x) => x === '–') ? '–' : rate.join(' / '), col(0), col(1));
@@ -329,7 +330,7 @@ async function main(): Promise<void> {
         `on the step's batch and crop, same path, % of the step (wall-clock medians)`,
     );
   }
-  if (a.loop) console.log(`seg train ms/step (${sizes}): the median step of \`seg train --log_steps 1\` (loader, loss, optimiser, logging) on generated JPEG/PNG data, beside the bare step's; seg eval img/s: \`seg eval\` at the crop size, and its pixels/s over training's (bench/loop.ts)`);
+  if (a.loop) console.log(`seg train ms/step (${sizes}): the median step of \`seg train --log_steps 1\` (loader, loss, optimiser, logging) on generated JPEG/PNG data, beside the bare step's, + what an epoch boundary adds (snapshot save, loader restart); seg eval img/s: \`seg eval\` at the crop size, and its pixels/s over training's (bench/loop.ts)`);
   if (loader) console.log(`loader img/s (${sizes}): src/data's loader, decode + augment (bench/data.ts), ${loader.workers === 0 ? 'on the main thread (seg train\'s default)' : `${loader.workers} worker threads (--use_mpio)`}`);
   if (a.json) {
     const out: Record<string, Record<string, Cell>> = {};

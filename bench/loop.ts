@@ -6,9 +6,10 @@
  *
  *   node dist/bench/loop.js --backend wasm --size 256 [--batch 2] [--warmup 3] [--reps 8] [--classes 2] [--eval-batches 8]
  *
- * train: `seg train --log_steps 1`; the step time is the median of the differences of successive
- *        `elapsed_s` in metrics.jsonl after `warmup` steps (epoch boundaries included: they are part
- *        of the loop).
+ * train: `seg train --log_steps 1` over two epochs with a snapshot after each (pdseg's default
+ *        SNAPSHOT_EPOCH 1); the step time is the median of the differences of successive
+ *        `elapsed_s` in metrics.jsonl after `warmup` steps, and the epoch overhead (snapshot save,
+ *        loader restart) what the first step of epoch 2 takes beyond that median.
  * eval:  `seg eval --json` on `eval-batches` full evaluation batches (evalBatchSize: a user's val
  *        list is long enough that its first batches' warm-up fades): images / seconds as evaluate()
  *        reports them (model loading excluded).
@@ -33,9 +34,11 @@ export interface LoopResult {
   backend: string;
   size: number;
   batch: number;
-  /** Median ms per step of seg train's loop after warm-up. */
+  /** Median ms per step of seg train's loop after warm-up, epoch boundary excluded. */
   trainMs: number;
   trainTimes: number[];
+  /** ms the step after the epoch boundary takes beyond the median: the snapshot and the loader's restart. */
+  epochOverheadMs: number;
   /** seg eval: images per second at the crop size, and the batch it ran at. */
   evalImagesPerSec: number;
   evalImages: number;
@@ -75,8 +78,8 @@ async function main(): Promise<void> {
   const evalImages = int('eval-batches', 8) * evalBatchSize(ConfigSchema.parse({ BATCH_SIZE: batch, TRAIN_CROP_SIZE: [size, size], EVAL_CROP_SIZE: [size, size] }));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seg-bench-loop-'));
   try {
-    const steps = warmup + reps + 1;
-    const trainList = await makeData(path.join(dir, 'train'), steps * batch, size, classes);
+    const perEpoch = Math.ceil((warmup + reps + 2) / 2);
+    const trainList = await makeData(path.join(dir, 'train'), perEpoch * batch, size, classes);
     const valList = await makeData(path.join(dir, 'val'), evalImages, size, classes);
     const crop = `(${size}, ${size})`;
     const cfg = path.join(dir, 'bench.yaml');
@@ -87,17 +90,18 @@ async function main(): Promise<void> {
       'DATASET.TRAIN_FILE_LIST', trainList, 'DATASET.VAL_FILE_LIST', valList, 'DATASET.TEST_FILE_LIST', valList,
       'TRAIN_CROP_SIZE', crop, 'EVAL_CROP_SIZE', crop, 'AUG.AUG_METHOD', 'unpadding', 'AUG.FIX_RESIZE_SIZE', crop,
       'BATCH_SIZE', String(batch), 'MODEL.DEEPLAB.BACKBONE', 'mobilenetv2', 'SOLVER.OPTIMIZER', 'adam', 'SOLVER.LR', '0.001',
-      'TRAIN.MODEL_SAVE_DIR', path.join(dir, 'run'), 'TRAIN.SNAPSHOT_EPOCH', '1000', 'TEST.TEST_MODEL', path.join(dir, 'run', 'final'),
+      'TRAIN.MODEL_SAVE_DIR', path.join(dir, 'run'), 'TEST.TEST_MODEL', path.join(dir, 'run', 'final'),
     ];
-    seg(['train', '--log_steps', '1', '--quiet', ...common, 'SOLVER.NUM_EPOCHS', '1']);
-    const elapsed = readMetrics(path.join(dir, 'run'))
-      .filter((r): r is TrainRecord => r.type === 'train')
-      .map((r) => r.elapsed_s * 1000);
-    const times = elapsed.slice(warmup + 1).map((t, i) => t - (elapsed[warmup + i] as number));
+    seg(['train', '--log_steps', '1', '--quiet', ...common, 'SOLVER.NUM_EPOCHS', '2']);
+    const records = readMetrics(path.join(dir, 'run')).filter((r): r is TrainRecord => r.type === 'train');
+    const elapsed = records.map((r) => r.elapsed_s * 1000);
+    const deltas = records.map((r, i) => ({ ms: i === 0 ? 0 : (elapsed[i] as number) - (elapsed[i - 1] as number), boundary: i > 0 && r.epoch !== records[i - 1]?.epoch }));
+    const times = deltas.slice(warmup + 1).filter((d) => !d.boundary).map((d) => d.ms);
+    const boundary = deltas.find((d) => d.boundary)?.ms ?? Number.NaN;
     // DATA_DIR of the val list is its own folder.
     const evalArgs = common.map((v, i) => (common[i - 1] === 'DATASET.DATA_DIR' ? path.dirname(valList) : v));
     const e = JSON.parse(seg(['eval', '--json', '--quiet', ...evalArgs])) as { images: number; seconds: number };
-    const result: LoopResult = { backend, size, batch, trainMs: median(times), trainTimes: times, evalImagesPerSec: e.images / e.seconds, evalImages: e.images };
+    const result: LoopResult = { backend, size, batch, trainMs: median(times), trainTimes: times, epochOverheadMs: boundary - median(times), evalImagesPerSec: e.images / e.seconds, evalImages: e.images };
     printResult(result);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
