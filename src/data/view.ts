@@ -191,6 +191,15 @@ function rowRange(clips: readonly Clip[], y: number, n: number): [number, number
   return [start, end];
 }
 
+/** Bilinear blend of the C channels at source offsets p00 p01 (top row) p10 p11 (bottom row) into out[o..o+C). */
+function blend(src: ArrayLike<number>, out: { [i: number]: number }, o: number, C: number, p00: number, p01: number, p10: number, p11: number, wx: number, wy: number): void {
+  for (let c = 0; c < C; c++) {
+    const top = (src[p00 + c] as number) + ((src[p01 + c] as number) - (src[p00 + c] as number)) * wx;
+    const bot = (src[p10 + c] as number) + ((src[p11 + c] as number) - (src[p10 + c] as number)) * wx;
+    out[o + c] = top + (bot - top) * wy;
+  }
+}
+
 function renderView<T extends Float32Array | Uint8ClampedArray>(
   v: View,
   make: (n: number) => T,
@@ -274,12 +283,7 @@ function renderView<T extends Float32Array | Uint8ClampedArray>(
           const p01 = (r0 + (x1s[x] as number)) * C;
           const p10 = (r1 + (x0s[x] as number)) * C;
           const p11 = (r1 + (x1s[x] as number)) * C;
-          const o = (y * W + x) * C;
-          for (let c = 0; c < C; c++) {
-            const top = (src[p00 + c] as number) + ((src[p01 + c] as number) - (src[p00 + c] as number)) * wx;
-            const bot = (src[p10 + c] as number) + ((src[p11 + c] as number) - (src[p10 + c] as number)) * wx;
-            image[o + c] = top + (bot - top) * wy;
-          }
+          blend(src, image, (y * W + x) * C, C, p00, p01, p10, p11, wx, wy);
         }
       }
       if (label && lab) {
@@ -311,12 +315,7 @@ function renderView<T extends Float32Array | Uint8ClampedArray>(
       const p01 = (ya + xb) * C;
       const p10 = (yb + xa) * C;
       const p11 = (yb + xb) * C;
-      const o = (y * W + x) * C;
-      for (let c = 0; c < C; c++) {
-        const top = (src[p00 + c] as number) + ((src[p01 + c] as number) - (src[p00 + c] as number)) * wx;
-        const bot = (src[p10 + c] as number) + ((src[p11 + c] as number) - (src[p10 + c] as number)) * wx;
-        image[o + c] = top + (bot - top) * wy;
-      }
+      blend(src, image, (y * W + x) * C, C, p00, p01, p10, p11, wx, wy);
       if (label && lab) {
         const nx = Math.min(sw - 1, Math.floor(u));
         const ny = Math.min(sh - 1, Math.floor(w));
