@@ -257,6 +257,11 @@ function reference(cells: Map<string, Map<number, Cell>>, size: number): number 
   return ms.length > 0 ? Math.min(...ms) : undefined;
 }
 
+/** Per-size cells joined with ' / ', or one dash when every size has none. */
+function perSize(cells: readonly string[]): string {
+  return cells.every((x) => x === '–') ? '–' : cells.join(' / ');
+}
+
 function table(a: Args, cells: Map<string, Map<number, Cell>>, loader: ReturnType<typeof loaderRates>): string {
   const head = ['path'];
   for (const s of a.sizes) head.push(`${s}² ms/step`, `${s}² ×torch`);
@@ -292,15 +297,14 @@ function table(a: Args, cells: Map<string, Map<number, Cell>>, loader: ReturnTyp
     });
     // The real loop (loop.ts) against the bare step, and eval's pixel rate against training's; an
     // epoch overhead below the step's noise can come out negative and is shown as 0.
-    const loops = a.sizes.map((s) => {
+    const loops = a.sizes.map((s): [string, string] => {
       const c = bySize.get(s);
       const l = c?.loop;
       const step = c?.result?.medianMs;
       if (!l || !step) return ['–', '–'];
       return [`${Math.round(l.trainMs)} (${(l.trainMs / step).toFixed(2)}×) +${(Math.max(0, l.epochOverheadMs) / 1000).toFixed(1)} s/epoch`, `${l.evalImagesPerSec.toFixed(1)} (${((l.evalImagesPerSec * l.trainMs) / (1000 * l.batch)).toFixed(1)}×)`];
     });
-    const col = (k: number): string => (loops.every((x) => x[k] === '–') ? '–' : loops.map((x) => x[k]).join(' / '));
-    row.push(rss.join(' / '), share.every((x) => x === '–') ? '–' : share.join(' / '), rate.every((x) => x === '–') ? '–' : rate.join(' / '), col(0), col(1));
+    row.push(rss.join(' / '), perSize(share), perSize(rate), perSize(loops.map((x) => x[0])), perSize(loops.map((x) => x[1])));
     rows.push(row);
   }
   return rows.map((r) => `| ${r.join(' | ')} |`).join('\n');

@@ -101,10 +101,9 @@ export function readPaddleTensor(buf: Buffer, file: string): PaddleTensor {
   }
 }
 
-/** Whether `dir` looks like a Paddle parameter folder (a parameter file at its top or one level down). */
+/** Whether `dir` holds a file named like a Paddle parameter at its top. */
 export function isPaddleParamDir(dir: string): boolean {
-  const candidates = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && /_(weights|scale|offset|mean|variance)$|^fc\d+_/.test(e.name));
-  return candidates.length > 0;
+  return fs.readdirSync(dir, { withFileTypes: true }).some((e) => e.isFile() && /_(weights|scale|offset|mean|variance)$|^fc\d+_/.test(e.name));
 }
 
 /** Every parameter of a folder, named by its path below `dir` (with '/'). */

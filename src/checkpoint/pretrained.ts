@@ -129,6 +129,11 @@ function entryFor(name: string, opts: DownloadPretrainedOptions): PretrainedEntr
   });
 }
 
+/** A pretrained model's name becomes one folder under the root: nothing that leaves it or nests. */
+function checkFolderName(name: string, hint: string): void {
+  if (safeEntryPath(name) === undefined || name.includes('/') || name === '.' || name === '') throw usageError(`invalid pretrained model name ${JSON.stringify(name)}`, { hint });
+}
+
 /** Where the weights of an unpacked archive are: `dir` itself or a folder one level down that `holds` them. */
 function findWeightsDir(dir: string, holds: (d: string) => boolean): string | undefined {
   if (holds(dir)) return dir;
@@ -196,9 +201,7 @@ function convert(modelJson: string, out: string): Converted {
  * (atomically: the folder appears complete or not at all).
  */
 export async function downloadPretrained(name: string, opts: DownloadPretrainedOptions, ctx: RunContext): Promise<DownloadPretrainedResult> {
-  if (safeEntryPath(name) === undefined || name.includes('/') || name === '.' || name === '') {
-    throw usageError(`invalid pretrained model name ${JSON.stringify(name)}`, { hint: 'a name is one folder name, e.g. mobilenetv2-1-0_imagenet_keras' });
-  }
+  checkFolderName(name, 'a name is one folder name, e.g. mobilenetv2-1-0_imagenet_keras');
   const entry = entryFor(name, opts);
   const root = path.resolve(opts.root ?? 'pretrained_model');
   const target = path.join(root, name);
@@ -268,7 +271,7 @@ export const FORMAT_TEXT: Readonly<Record<SourceFormat, string>> = { 'keras-laye
  * (pdseg's pretrained_model/<name>/, a tfjs layers model) converted into `<root>/<name>/`, atomically.
  */
 export async function convertPretrained(src: string, name: string, opts: Pick<DownloadPretrainedOptions, 'root' | 'force'>, ctx: RunContext): Promise<DownloadPretrainedResult> {
-  if (safeEntryPath(name) === undefined || name.includes('/') || name === '.' || name === '') throw usageError(`invalid pretrained model name ${JSON.stringify(name)}`, { hint: 'a name is one folder name' });
+  checkFolderName(name, 'a name is one folder name');
   if (!fs.existsSync(src)) throw dataError(`${src}: no such file or folder`, { file: src, hint: 'give an archive or a folder of pretrained weights' });
   const target = path.join(path.resolve(opts.root ?? 'pretrained_model'), name);
   if (fs.existsSync(path.join(target, 'model.json')) && !opts.force) throw usageError(`${target} already exists`, { hint: 'pass --force to replace it, or --name another' });

@@ -58,30 +58,27 @@ function slideLogits(model: SegModel, x: tf.Tensor4D, o: InferOptions): tf.Tenso
   const wh = Math.min(o.window[1], H);
   const ww = Math.min(o.window[0], W);
   const corners = windowStarts(H, o.window[1], o.stride[1]).flatMap((y) => windowStarts(W, o.window[0], o.stride[0]).map((xx) => [y, xx] as const));
-  let sum: Float32Array | undefined;
-  let K = 0;
+  const K = model.headChannels;
+  const sum = new Float32Array(H * W * K);
   const count = new Float32Array(H * W);
   for (let b = 0; b < corners.length; b += o.batch) {
     const chunk = corners.slice(b, b + o.batch);
     const logits = tf.tidy(() => model.apply(tf.concat(chunk.map(([y, xx]) => tf.slice(x, [0, y, xx, 0], [1, wh, ww, -1])), 0) as tf.Tensor4D, { training: false }));
     const values = logits.dataSync();
-    K = logits.shape[3];
     logits.dispose();
-    const acc = (sum ??= new Float32Array(H * W * K));
     chunk.forEach(([y0, x0], i) => {
       for (let y = 0; y < wh; y++) {
         for (let xx = 0; xx < ww; xx++) {
           const p = (y0 + y) * W + x0 + xx;
           count[p] = (count[p] as number) + 1;
           const src = ((i * wh + y) * ww + xx) * K;
-          for (let k = 0; k < K; k++) acc[p * K + k] = (acc[p * K + k] as number) + (values[src + k] as number);
+          for (let k = 0; k < K; k++) sum[p * K + k] = (sum[p * K + k] as number) + (values[src + k] as number);
         }
       }
     });
   }
-  const out = sum as Float32Array;
-  for (let p = 0; p < H * W; p++) for (let k = 0; k < K; k++) out[p * K + k] = (out[p * K + k] as number) / (count[p] as number);
-  return tf.tensor4d(out, [1, H, W, K]);
+  for (let p = 0; p < H * W; p++) for (let k = 0; k < K; k++) sum[p * K + k] = (sum[p * K + k] as number) / (count[p] as number);
+  return tf.tensor4d(sum, [1, H, W, K]);
 }
 
 /** Logits at x's size: one forward pass, or windows (slide; one image at a time). */

@@ -40,7 +40,17 @@ function foldBn(norm: BatchNormParams, epsilon: number): { scale: tf.Tensor1D; b
   return { scale, bias: tf.sub(norm.beta, tf.mul(norm.movingMean, scale)) as tf.Tensor1D };
 }
 
-/** Inference with BN folded into the convolution (module comment); `kernel` already scaled. */
+/** Inference with BN folded into the convolution (module comment). */
+function foldedBnAct(x: tf.Tensor4D, p: ConvNormParams, norm: BatchNormParams, o: ConvNormActOptions, depthwise: boolean): tf.Tensor4D {
+  return tf.tidy(() => {
+    const { scale, bias } = foldBn(norm, o.epsilon);
+    // A conv kernel's output channels are its last axis; a depthwise kernel's are its third.
+    const kernel = tf.mul(p.kernel, depthwise ? tf.reshape(scale, [1, 1, -1, 1]) : scale) as tf.Tensor4D;
+    return foldedConv(x, kernel, bias, o, depthwise);
+  });
+}
+
+/** The convolution of foldedBnAct, with `kernel` already scaled. */
 function foldedConv(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D, o: ConvNormActOptions, depthwise: boolean): tf.Tensor4D {
   const stride = o.stride ?? 1;
   const dilation = o.dilation ?? 1;
@@ -55,13 +65,7 @@ function foldedConv(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D, o: C
 }
 
 function convBnAct(x: tf.Tensor4D, p: ConvNormParams, o: ConvNormActOptions): tf.Tensor4D {
-  if (p.norm.kind === 'bn' && !o.training) {
-    const norm = p.norm;
-    return tf.tidy(() => {
-      const { scale, bias } = foldBn(norm, o.epsilon);
-      return foldedConv(x, tf.mul(p.kernel, scale) as tf.Tensor4D, bias, o, false);
-    });
-  }
+  if (p.norm.kind === 'bn' && !o.training) return foldedBnAct(x, p, p.norm, o, false);
   if (!fusable(p, o) || p.norm.kind !== 'bn') return referenceOps.convBnAct(x, p, o);
   const norm = p.norm;
   return tf.tidy(() => bnActTrain(conv2dSame(x, p.kernel, o.stride ?? 1, o.dilation ?? 1), norm, o));
@@ -80,13 +84,7 @@ function depthwiseConv(x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number, dila
 }
 
 function depthwiseBnAct(x: tf.Tensor4D, p: ConvNormParams, o: ConvNormActOptions): tf.Tensor4D {
-  if (p.norm.kind === 'bn' && !o.training) {
-    const norm = p.norm;
-    return tf.tidy(() => {
-      const { scale, bias } = foldBn(norm, o.epsilon);
-      return foldedConv(x, tf.mul(p.kernel, tf.reshape(scale, [1, 1, -1, 1])) as tf.Tensor4D, bias, o, true);
-    });
-  }
+  if (p.norm.kind === 'bn' && !o.training) return foldedBnAct(x, p, p.norm, o, true);
   if (!fusable(p, o) || p.norm.kind !== 'bn') return referenceOps.depthwiseBnAct(x, p, o);
   const norm = p.norm;
   return tf.tidy(() => bnActTrain(depthwiseConv(x, p.kernel, o.stride ?? 1, o.dilation ?? 1), norm, o));
