@@ -1,9 +1,10 @@
 /**
- * SegLovaszSoftmax on the native (`torch`) backend: the wasm kernel (src/backend/kernels/lovasz.ts)
- * run on a standalone heap, against the loss's JavaScript path on the same backend, bit for bit, on
- * the cases of lovasz_wasm.test.ts (lovasz_cases.ts); that it reads libtorch-held probabilities
- * without JavaScript copies, gives the same outputs for JavaScript-held and libtorch-held inputs and
- * leaves no tensor behind; and that cpu stays without it (the JavaScript reference).
+ * SegLovaszSoftmax on the native (`torch`) backend: the addon's kernel (native/seg-torch/src/lovasz.cc)
+ * against the loss's JavaScript path on the same backend, bit for bit, on the cases of
+ * lovasz_wasm.test.ts (lovasz_cases.ts) and on a set large enough for the kernel's parallel paths;
+ * that it reads libtorch-held probabilities without JavaScript copies, gives the same outputs for
+ * JavaScript-held and libtorch-held inputs and leaves no tensor behind; and that cpu stays without
+ * it (the JavaScript reference).
  *
  * Skipped, with the reason, when the addon is not installed (it is an optionalDependency).
  */
@@ -13,7 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { LOVASZ_SOFTMAX_KERNEL } from '../../src/backend/kernels/lovasz.js';
 import { TORCH_BACKEND } from '../../src/backend/native/index.js';
 import { Rng } from '../../src/util/rng.js';
-import { equivalenceSuite } from './lovasz_cases.js';
+import { assertSame, countingCalls, equivalenceSuite, lossAndGrad, makeCase, withoutKernel } from './lovasz_cases.js';
 import { SKIP_NATIVE, activateTorch, f32, i32, runTorch, torchBackend } from './native_helpers.js';
 
 const skip = SKIP_NATIVE;
@@ -59,5 +60,20 @@ test('the kernel alone: the same outputs for JavaScript-held and libtorch-held i
     assert.deepEqual(js[1]?.shape, [N, H, W, C]);
     assert.ok(Number.isFinite(js[0]?.data[0]) && (js[0]?.data[0] as number) > 0);
     assert.deepEqual(native, js);
+  }
+});
+
+test('a large pooled set (both threads count it; MSD buckets with digit passes), and per image', { skip }, () => {
+  // 2 × 192² = 73 728 pixels: the pooled set is counted in two halves and most classes' candidates
+  // go through the bucket pass; labels of every class, 2% ignored, two classes absent in 'all' mode.
+  for (const labels of ['random', 'absent-class'] as const) {
+    const c = makeCase({ name: 'large', shape: [2, 192, 192, 8], seed: 21, ignore: 0.02, logits: 'confident', labels });
+    for (const mode of [{ perImage: false, classes: 'present' as const }, { perImage: true, classes: 'all' as const }]) {
+      const want = withoutKernel(TORCH_BACKEND, () => lossAndGrad(c.logits, c.labels, mode));
+      const { result, calls } = countingCalls(TORCH_BACKEND, () => lossAndGrad(c.logits, c.labels, mode), noMaterialisation);
+      assert.equal(calls, 1);
+      assertSame(result, want, `${labels}, ${JSON.stringify(mode)}`);
+    }
+    tf.dispose([c.logits, c.labels]);
   }
 });

@@ -90,6 +90,10 @@ napi_value optimizerFn(Call& c) {
   return c.ret(optimizerStep(w, g, m, v.defined() ? &v : nullptr, o));
 }
 
+napi_value lovaszSoftmaxFn(Call& c) {
+  return c.ret(lovaszSoftmax(c.tensor(0, 1), c.tensor(2, 3), c.i64(4), c.flag(5), c.flag(6), c.flag(7)));
+}
+
 // ---- element-wise ----
 enum Binary { ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM, SQDIFF, GREATER, GREATER_EQUAL, LESS, LESS_EQUAL, EQUAL, NOT_EQUAL, LOGICAL_AND, LOGICAL_OR, POW };
 
@@ -367,6 +371,7 @@ NAPI_MODULE_INIT() {
       {"bnForward", wrap<bnForwardFn>},
       {"bnBackward", wrap<bnBackwardFn>},
       {"optimizerStep", wrap<optimizerFn>},
+      {"lovaszSoftmax", wrap<lovaszSoftmaxFn>},
       {"binary", wrap<binaryFn>},
       {"unary", wrap<unaryFn>},
       {"cast", wrap<castFn>},

@@ -103,4 +103,9 @@ struct OptimizerAttrs {
 std::vector<at::Tensor> optimizerStep(const at::Tensor& w, const at::Tensor& g, const at::Tensor& m, const at::Tensor* v,
                                       const OptimizerAttrs& a);
 
+// SegLovaszSoftmax (lovasz.cc): probs [N,H,W,C] float32, labels [N,H,W] int32; returns the loss (a
+// float32 scalar) and, with gradient, d loss / d logits [N,H,W,C].
+std::vector<at::Tensor> lovaszSoftmax(const at::Tensor& probs, const at::Tensor& labels, int64_t ignore, bool perImage,
+                                      bool allClasses, bool gradient);
+
 }  // namespace segtorch

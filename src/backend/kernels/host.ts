@@ -7,8 +7,6 @@
  * (`alloc`, or a nested kernel call) may grow the heap and detach earlier views, so a kernel
  * allocates everything first and takes its views afterwards.
  * cpu:  tensor data is a JS typed array held by the backend; `f32()` returns it.
- * heap: a standalone WebAssembly.Memory that no tfjs backend owns (heap.ts), for running a wasm
- *       kernel body on another backend's data copied in.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
@@ -34,7 +32,7 @@ export interface CpuBackendLike {
 
 /** Kernel-side helper bound to one backend instance. */
 export interface Host {
-  readonly name: HostName | 'heap';
+  readonly name: HostName;
   readonly backend: object;
   /** A new float32 tensor of `shape`, zero-filled. */
   alloc(shape: number[]): TensorInfo;
@@ -48,9 +46,9 @@ export interface Host {
   dispose(t: TensorInfo): void;
   /** Run the kernel `name` as registered now for this backend (no tape, no engine bookkeeping). */
   run(name: string, inputs: NamedTensorInfoMap, attrs?: NamedAttrMap): TensorInfo;
-  /** Byte offset of `t`'s data in the wasm heap (wasm and heap hosts). */
+  /** Byte offset of `t`'s data in the wasm heap (wasm). */
   ptr(t: TensorInfo): number;
-  /** The WebAssembly.Memory holding the tensors' data (wasm and heap hosts); undefined on cpu. */
+  /** The WebAssembly.Memory holding the tensors' data (wasm); undefined on cpu. */
   wasmMemory(): unknown;
 }
 

@@ -18,16 +18,14 @@
  * into the output tensor (no upload, no transpose back).
  *
  * Registered on wasm by registerTrainingKernels with the other speed kernels
- * (SEG_WASM_SPEED_KERNELS=0 leaves the loss on its JavaScript path), and on the native `torch`
- * backend by registerTorchBackend (registerLovaszSoftmaxKernelOnHeap): there the same module and
- * body run on a standalone heap (heap.ts), with the probabilities and labels copied in and the
- * loss and gradient copied out. Not on cpu, which stays the JavaScript reference.
+ * (SEG_WASM_SPEED_KERNELS=0 leaves the loss on its JavaScript path). The native `torch` backend has
+ * the same kernel in C++ (native/seg-torch/src/lovasz.cc, the same algorithm on both cores). Not on
+ * cpu, which stays the JavaScript reference.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 // The kernel's name is the loss's: the loss calls the kernel when one is registered for the backend.
 import { LOVASZ_SOFTMAX_KERNEL, pixelSets, unsortedClassLoss } from '../../losses/lovasz_softmax_loss.js';
-import { HeapHost } from './heap.js';
 import { type Host, hostFor } from './host.js';
 import { BACKWARD_BLOCK, HIST_SLOTS, instantiateLovasz, type LovaszExports } from './wasm/lovasz_wasm.js';
 import { simdSettings } from './wasm/runtime.js';
@@ -63,7 +61,7 @@ function mark(stage?: string): void {
 const instances = new WeakMap<object, Map<boolean, LovaszExports | null>>();
 
 /**
- * The generated module on `h`'s memory (the wasm backend's heap, or a HeapHost's), with its SIMD
+ * The generated module on `h`'s memory (the wasm backend's heap), with its SIMD
  * variants unless SEG_WASM_SIMD=0 (simdSettings) or the runtime lacks wasm SIMD; undefined on cpu.
  */
 export function lovaszModuleFor(h: Host): LovaszExports | undefined {
@@ -111,10 +109,10 @@ function checkInputs(probs: TensorInfo, labels: TensorInfo): void {
   }
 }
 
-/** The kernel body (a wasm or heap host: tensors on a wasm memory). */
+/** The kernel body (tensors on the wasm backend's memory). */
 export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorInfo, a: LovaszSoftmaxAttrs): TensorInfo[] {
   const mod = lovaszModuleFor(h);
-  if (!mod) throw new Error(`${LOVASZ_SOFTMAX_KERNEL}: needs tensors on a wasm memory (the wasm backend or a HeapHost)`);
+  if (!mod) throw new Error(`${LOVASZ_SOFTMAX_KERNEL}: needs tensors on a wasm memory (the wasm backend)`);
   checkInputs(probs, labels);
   const build = mod.lz_build_simd ?? mod.lz_build;
   const backward = mod.lz_backward_simd ?? mod.lz_backward;
@@ -222,44 +220,6 @@ export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorIn
   return dz ? [value, dz] : [value];
 }
 
-/**
- * How a backend whose tensors are not on a wasm heap hands the kernel its inputs and takes its
- * outputs (lovaszSoftmaxOnHeap).
- */
-export interface HeapIo {
-  /** Copy the data of `t` (a tensor of the backend) into `out`, of t's size and dtype. */
-  read(t: TensorInfo, out: Float32Array | Int32Array): void;
-  /**
-   * A float32 tensor of the backend holding a copy of `values`, a view of the kernel's heap that is
-   * only valid during the call.
-   */
-  write(shape: number[], values: Float32Array): TensorInfo;
-}
-
-const heaps = new WeakMap<object, HeapHost>();
-
-/**
- * The kernel for a backend without a wasm heap: the probabilities and labels copied (through `io`)
- * into a standalone heap of `backend`'s own (kept between calls), the same body as on wasm, the
- * loss and gradient copied out into tensors of the backend (straight from the heap: no JavaScript
- * copy, whose memory would wait for the garbage collector).
- */
-export function lovaszSoftmaxOnHeap(backend: object, io: HeapIo, probs: TensorInfo, labels: TensorInfo, a: LovaszSoftmaxAttrs): TensorInfo[] {
-  checkInputs(probs, labels);
-  let heap = heaps.get(backend);
-  if (!heap) heaps.set(backend, (heap = new HeapHost()));
-  const h = heap;
-  try {
-    const p = h.allocUninit(probs.shape, 'float32');
-    const y = h.allocUninit(labels.shape, 'int32');
-    io.read(probs, h.f32(p)); // views after both allocations
-    io.read(labels, h.i32(y));
-    return lovaszSoftmaxKernel(h, p, y, a).map((t) => io.write([...t.shape], h.f32(t)));
-  } finally {
-    h.reset();
-  }
-}
-
 function kernelInputs(inputs: NamedTensorInfoMap): { probs: TensorInfo; labels: TensorInfo } {
   const probs = inputs['probs'];
   const labels = inputs['labels'];
@@ -276,22 +236,6 @@ export function registerLovaszSoftmaxKernel(): void {
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { probs, labels } = kernelInputs(inputs);
       return lovaszSoftmaxKernel(hostFor(backend), probs, labels, attrs as unknown as LovaszSoftmaxAttrs);
-    },
-  });
-}
-
-/**
- * Register SegLovaszSoftmax for `backendName`, whose tensors are not on a wasm heap, running on a
- * standalone heap with `ioFor(backend)`'s copies (lovaszSoftmaxOnHeap). Idempotent.
- */
-export function registerLovaszSoftmaxKernelOnHeap(backendName: string, ioFor: (backend: object) => HeapIo): void {
-  if (tf.getKernel(LOVASZ_SOFTMAX_KERNEL, backendName)) return;
-  tf.registerKernel({
-    kernelName: LOVASZ_SOFTMAX_KERNEL,
-    backendName,
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { probs, labels } = kernelInputs(inputs);
-      return lovaszSoftmaxOnHeap(backend, ioFor(backend), probs, labels, attrs as unknown as LovaszSoftmaxAttrs);
     },
   });
 }

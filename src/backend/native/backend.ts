@@ -11,7 +11,7 @@
  */
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { DataType, TensorInfo, backend_util } from '@tensorflow/tfjs-core';
-import { DTypeCode, type TensorRef, type TorchAddon } from './addon.js';
+import { type TensorRef, type TorchAddon } from './addon.js';
 
 type BackendValues = backend_util.BackendValues;
 type Typed = Float32Array | Int32Array | Uint8Array;
@@ -84,26 +84,6 @@ export class TorchBackend extends MathBackendCPU {
     const d = this.data.get(t.dataId);
     if (d instanceof NativeData && d.dtype === t.dtype) return d.id;
     return asDtype(d.values, t.dtype);
-  }
-
-  /**
-   * Copy `t`'s data into `out` (of t's size and dtype, e.g. a view of a wasm memory): straight from
-   * libtorch for a native tensor (no cached JavaScript copy is made), else from its JavaScript data.
-   */
-  readInto(t: TensorInfo, out: Float32Array | Int32Array): void {
-    const r = this.ref(t);
-    if (typeof r === 'number') this.addon.read(r, out);
-    else out.set(r);
-  }
-
-  /**
-   * A native float32 tensor holding a copy of `values` (which may be reused after the call): the
-   * addon's cast to the same dtype copies a JavaScript array into libtorch (its results never alias
-   * JavaScript memory). Unlike a JavaScript-held tensor, its memory is freed at dispose, not when
-   * the garbage collector runs.
-   */
-  upload(shape: number[], values: Float32Array): TensorInfo {
-    return this.fromNative(this.addon.cast(values, shape, DTypeCode.float32), shape, 'float32');
   }
 
   /** Whether `t`'s data is held by libtorch. */

@@ -8,15 +8,14 @@
  * of kernels.ts on top: convolutions and their gradients, seg's fused batch norm and optimiser
  * kernels, element-wise ops, reductions, data movement, resize and matmul. Tensors made by those stay
  * in libtorch (backend.ts); a kernel without a native version copies its inputs out once.
- * SegLovaszSoftmax, the Lovász-Softmax loss, is the wasm backend's kernel (kernels/lovasz.ts) run on
- * a WebAssembly memory of its own, the probabilities copied in straight from libtorch.
+ * SegLovaszSoftmax, the Lovász-Softmax loss, runs in the addon too (native/seg-torch/src/lovasz.cc),
+ * bit-identical to the loss's JavaScript reference, on both cores.
  */
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { registerTrainingKernels } from '../kernels/index.js';
 import type { HostName } from '../kernels/host.js';
-import { registerLovaszSoftmaxKernelOnHeap } from '../kernels/lovasz.js';
 import { type AddonStatus, type TorchAddon, loadTorchAddon } from './addon.js';
 import { TorchBackend } from './backend.js';
 import { NATIVE_KERNELS, nativeKernelFunc } from './kernels.js';
@@ -58,12 +57,6 @@ export function registerTorchBackend(threads?: number): Promise<TorchAddon> {
       if (prev) tf.unregisterKernel(name, TORCH_BACKEND);
       tf.registerKernel({ kernelName: name, backendName: TORCH_BACKEND, kernelFunc: nativeKernelFunc(name, body, prev?.kernelFunc) });
     }
-    // SegLovaszSoftmax: the wasm kernel (same module, bit-identical to the loss's JavaScript path) on
-    // a standalone heap, inputs read from libtorch into it, outputs copied back into libtorch
-    registerLovaszSoftmaxKernelOnHeap(TORCH_BACKEND, (b) => {
-      if (!(b instanceof TorchBackend)) throw new Error('SegLovaszSoftmax: not a torch backend');
-      return { read: (t, out) => b.readInto(t, out), write: (shape, values) => b.upload(shape, values) };
-    });
     // the op layer's fused conv + BN + activation and direct atrous depthwise convolutions, as on wasm
     // (loaded lazily like kernels/index.ts does: the op layer is not needed to list the backends)
     (await import('../kernels/fast_ops.js')).installFusedOps();

@@ -6,7 +6,8 @@
  *
  *   convolutions     Conv2D, DepthwiseConv2dNative and their input/filter gradients, with dilation
  *                    and asymmetric 'same' padding (ATen/oneDNN, channels_last views of NHWC)
- *   seg's fused ops  SegBatchNormActForward/Backward, SegOptimizerStep (C++ loops, same formulas)
+ *   seg's fused ops  SegBatchNormActForward/Backward, SegOptimizerStep (C++ loops, same formulas),
+ *                    SegLovaszSoftmax (bit-identical to the loss's JavaScript reference)
  *   element-wise     Add, Sub, Multiply, RealDiv, Maximum, Minimum, SquaredDifference, comparisons,
  *                    Relu, Relu6, Sqrt, Rsqrt, Square, Neg, Exp, Log, Abs, Sigmoid, Tanh, Step, ...
  *   reductions       Sum, Mean, Max, Min, Prod, ArgMax, ArgMin; Softmax
@@ -17,6 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { DataType, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { BinaryOp, type ConvGeometryArray, DTypeCode, ReduceOp, UnaryOp } from './addon.js';
 import type { TorchBackend } from './backend.js';
+import { LOVASZ_SOFTMAX_KERNEL, type LovaszSoftmaxAttrs } from '../kernels/lovasz.js';
 
 type Result = TensorInfo | TensorInfo[] | undefined;
 type NativeKernel = (b: TorchBackend, inputs: NamedTensorInfoMap, attrs: NamedAttrMap) => Result;
@@ -143,6 +145,14 @@ const optimizerStep: NativeKernel = (b, inputs, attrs) => {
   const a = ['lr', 'beta1', 'beta2', 'epsilon', 'bc1', 'bc2', 'weightDecay'].map((k) => attrs[k] as number);
   const ids = b.addon.optimizerStep(b.ref(w), w.shape, b.ref(g), g.shape, b.ref(m), m.shape, adam && v ? b.ref(v) : null, adam && v ? v.shape : null, [adam ? 1 : 0, ...a]);
   return ids.map((id) => b.fromNative(id, [...w.shape], 'float32'));
+};
+
+const lovaszSoftmax: NativeKernel = (b, inputs, attrs) => {
+  const probs = need(inputs, 'probs');
+  const labels = need(inputs, 'labels');
+  const a = attrs as unknown as LovaszSoftmaxAttrs;
+  const ids = b.addon.lovaszSoftmax(b.ref(probs), probs.shape, b.ref(labels), labels.shape, a.ignoreIndex, a.perImage, a.classes === 'all', a.gradient);
+  return [b.fromNative(ids[0]!, [], 'float32'), ...(a.gradient ? [b.fromNative(ids[1]!, [...probs.shape], 'float32')] : [])];
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -343,6 +353,7 @@ export const NATIVE_KERNELS: Readonly<Record<string, NativeKernel>> = Object.fre
   SegBatchNormActForward: bnForward,
   SegBatchNormActBackward: bnBackward,
   SegOptimizerStep: optimizerStep,
+  [LOVASZ_SOFTMAX_KERNEL]: lovaszSoftmax,
   Add: binary(BinaryOp.add, anyNumeric),
   Sub: binary(BinaryOp.sub, anyNumeric),
   Multiply: binary(BinaryOp.mul, anyNumeric),

@@ -1,0 +1,411 @@
+// SegLovaszSoftmax on ATen-owned memory: the Lovász-Softmax loss and its gradient through the softmax
+// (src/backend/kernels/lovasz.ts defines the kernel; src/losses/lovasz_softmax_loss.ts is the
+// reference, and this computes exactly what it computes: the same float32 errors, the same stable
+// order, the same float64 arithmetic in the same order, so the results are bit-identical).
+//
+// Passes, each parallel with at::parallel_for:
+//   compact   the valid pixels' probabilities class-major (pT [C, V]) and their labels (lab [V])
+//   count     per set, the pixels of each class and each class's largest probability on them
+//   classes   one task per (set, class), handed out largest set first: candidates (err > 0, and not
+//             a background pixel after the last foreground one), a stable LSD radix sort by
+//             decreasing error, one walk for loss_c and scale · d loss_c / d p_c (dP [C, V])
+//   backward  dz = p ⊙ (dP − Σ_c dP_c p_c), NHWC, 0 at ignored pixels
+// The classes' losses are added in the reference's order after the parallel pass.
+//
+// No FMA contraction anywhere (-ffp-contract=off in binding.gyp): the reference rounds every
+// product and sum in float64.
+#include "common.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+namespace segtorch {
+namespace {
+
+constexpr uint32_t kFgTag = 0x80000000u;  // the top bit of a candidate's index: a foreground pixel
+constexpr uint32_t kOneBits = 0x3f800000u;  // bits of 1.0f
+
+inline uint32_t bitsOf(float x) {
+  uint32_t b;
+  std::memcpy(&b, &x, 4);
+  return b;
+}
+inline float floatOf(uint32_t b) {
+  float x;
+  std::memcpy(&x, &b, 4);
+  return x;
+}
+// Descending-order key of a positive float32's bits (lovasz_sort.ts's descendingKeyPositive).
+inline uint32_t descendingKey(uint32_t bits) { return 0x7fffffffu - bits; }
+
+struct Set {
+  int64_t s, e;  // compacted pixels [s, e)
+};
+
+struct Inputs {
+  const float* pT;  // [C, V]
+  const uint16_t* lab;  // [V]
+  float* dP;  // [C, V]
+  int64_t V, C;
+};
+
+// A candidate: its compacted index (top bit: foreground) and its key (ascending = decreasing error).
+struct Entry {
+  uint32_t tagged, key;
+};
+
+// A thread's buffers, grown as needed and kept between calls.
+struct SortBuffers {
+  std::vector<Entry> a, b;
+  std::vector<int32_t> hist;
+  void reserve(int64_t n) {
+    if (static_cast<int64_t>(a.size()) < n) a.resize(n), b.resize(n);
+  }
+};
+
+SortBuffers& threadBuffers() {
+  thread_local SortBuffers b;
+  return b;
+}
+
+constexpr int64_t kInsertionMax = 24;  // buckets sorted by insertion up to this many entries
+constexpr int kBucketDigitBits = 11;  // digits of the passes inside a bucket, at most
+constexpr int kMsdBits = 12;  // the first (most significant) digit, at most
+
+// Alg. 1 of Berman et al. (2018), continued over the next sorted entries.
+struct Walk {
+  double g0, scale, loss = 0, prevJ = 0, cum = 0, k1 = 0;
+  float* d;
+  void operator()(const Entry* e, int64_t m) {
+    for (int64_t i = 0; i < m; i++) {
+      const uint32_t v = e[i].tagged & ~kFgTag;
+      if (e[i].tagged != v) cum++;
+      k1++;
+      const double jac = 1 - (g0 - cum) / (g0 + (k1 - cum));
+      const double g = jac - prevJ;
+      prevJ = jac;
+      loss += static_cast<double>(floatOf(0x7fffffffu - e[i].key)) * g;
+      d[v] = static_cast<float>(e[i].tagged != v ? -g * scale : g * scale);
+    }
+  }
+};
+
+// Stable insertion sort of e[0..m) by key.
+void insertionSort(Entry* e, int64_t m) {
+  for (int64_t x = 1; x < m; x++) {
+    const Entry t = e[x];
+    int64_t j = x;
+    for (; j > 0 && e[j - 1].key > t.key; j--) e[j] = e[j - 1];
+    e[j] = t;
+  }
+}
+
+// Stable LSD radix sort of e[0..m) on the low `rbits` bits of key − min (tmp: m entries of space);
+// returns where the sorted entries are (e or tmp).
+Entry* lsdSort(Entry* e, Entry* tmp, int64_t m, uint32_t min, int rbits, std::vector<int32_t>& hist) {
+  const int mb = std::clamp(63 - __builtin_clzll(static_cast<uint64_t>(m)), 4, kBucketDigitBits);
+  const int passes = (rbits + mb - 1) / mb;
+  const int bits = (rbits + passes - 1) / passes;
+  const int64_t R = int64_t{1} << bits;
+  const uint32_t mask = static_cast<uint32_t>(R - 1);
+  hist.assign(passes * R, 0);
+  int32_t* h = hist.data();
+  for (int64_t i = 0; i < m; i++) {
+    const uint32_t k = e[i].key - min;
+    for (int p = 0; p < passes; p++) h[p * R + ((k >> (p * bits)) & mask)]++;
+  }
+  for (int p = 0; p < passes; p++) {
+    int32_t* hp = h + p * R;
+    const int shift = p * bits;
+    if (hp[((e[0].key - min) >> shift) & mask] == m) continue;  // a digit every entry shares
+    int32_t sum = 0;
+    for (int64_t d = 0; d < R; d++) {
+      const int32_t c = hp[d];
+      hp[d] = sum;
+      sum += c;
+    }
+    for (int64_t i = 0; i < m; i++) tmp[hp[((e[i].key - min) >> shift) & mask]++] = e[i];
+    std::swap(e, tmp);
+  }
+  return e;
+}
+
+// Sort the n entries of b.a by key (stable) and walk them: one most-significant-digit pass into
+// about n/1024 buckets (a → b), then each bucket sorted while it is in cache and walked at once.
+void sortAndWalk(SortBuffers& b, int64_t n, uint32_t min, uint32_t max, Walk& walk) {
+  Entry* A = b.a.data();
+  Entry* B = b.b.data();
+  if (n <= kInsertionMax || max == min) {
+    if (max > min) insertionSort(A, n);
+    walk(A, n);
+    return;
+  }
+  const int sig = 32 - __builtin_clz(max - min);
+  const int D = std::min(std::clamp(62 - __builtin_clzll(static_cast<uint64_t>(n)) - 9, 1, kMsdBits), sig);
+  const int shift = sig - D;
+  const int64_t R = int64_t{1} << D;
+  std::vector<int32_t> top(R + 1, 0);
+  for (int64_t i = 0; i < n; i++) top[((A[i].key - min) >> shift) + 1]++;
+  for (int64_t d = 0; d < R; d++) top[d + 1] += top[d];
+  {
+    std::vector<int32_t> next(top.begin(), top.end() - 1);
+    for (int64_t i = 0; i < n; i++) B[next[(A[i].key - min) >> shift]++] = A[i];
+  }
+  for (int64_t d = 0; d < R; d++) {
+    const int64_t b0 = top[d], m = top[d + 1] - b0;
+    if (m == 0) continue;
+    Entry* e = B + b0;
+    if (m <= kInsertionMax || shift == 0) {
+      if (shift > 0) insertionSort(e, m);
+    } else {
+      e = lsdSort(e, A + b0, m, min, shift, b.hist);
+    }
+    walk(e, m);
+  }
+}
+
+// loss_c of an absent class (G = 0, classes 'all') or the set's only class (G = e − s), as
+// unsortedClassLoss in lovasz_softmax_loss.ts; dP's range is zero on entry.
+double unsortedClassLoss(const Inputs& in, int64_t c, int64_t G, const Set& r, double scale) {
+  const float* p = in.pT + c * in.V;
+  float* d = in.dP + c * in.V;
+  if (G == 0) {
+    int64_t best = -1;
+    double bestP = 0;
+    for (int64_t v = r.s; v < r.e; v++) {
+      if (p[v] > bestP) best = v, bestP = p[v];
+    }
+    if (best >= 0) d[best] = static_cast<float>(scale);
+    return bestP;
+  }
+  double loss = 0;
+  const float g = static_cast<float>(-scale / static_cast<double>(G));
+  for (int64_t v = r.s; v < r.e; v++) {
+    if (p[v] < 1) {
+      loss += 1 - static_cast<double>(p[v]);
+      d[v] = g;
+    }
+  }
+  return loss / static_cast<double>(G);
+}
+
+// loss_c of class c over the set r (classLoss in lovasz_softmax_loss.ts); writes scale · d loss_c / d p_c.
+double classLoss(const Inputs& in, int64_t c, int64_t G, double maxFgP, const Set& r, double scale) {
+  const int64_t V = in.V;
+  float* d = in.dP + c * V;
+  std::fill(d + r.s, d + r.e, 0.f);
+  if (G == 0 || G == r.e - r.s) return unsortedClassLoss(in, c, G, r, scale);
+  const float* p = in.pT + c * V;
+  const uint32_t minFgErrBits = bitsOf(static_cast<float>(1 - maxFgP));
+  SortBuffers& b = threadBuffers();
+  b.reserve(r.e - r.s);
+  Entry* A = b.a.data();
+  int64_t n = 0;
+  uint32_t min = 0xffffffffu, max = 0;
+  // Branch-free: every pixel's entry is written at A[n], and n advances only for a candidate.
+  for (int64_t v = r.s; v < r.e; v++) {
+    const uint32_t bits = bitsOf(p[v]);
+    const bool fg = in.lab[v] == c;
+    const uint32_t fgBits = bitsOf(static_cast<float>(1 - static_cast<double>(p[v])));
+    // foreground: err = 1 − p, none when p = 1; background: err = p, none when p = 0 or when it
+    // sorts after the last foreground pixel (bits below minFgErrBits)
+    const bool keep = fg ? bits < kOneBits : (bits != 0) & (bits >= minFgErrBits);
+    const uint32_t key = descendingKey(fg ? fgBits : bits);
+    A[n] = {static_cast<uint32_t>(v) | (fg ? kFgTag : 0u), key};
+    n += keep;
+    min = keep ? std::min(min, key) : min;
+    max = keep ? std::max(max, key) : max;
+  }
+  Walk walk{static_cast<double>(G), scale};
+  walk.d = d;
+  sortAndWalk(b, n, min, max, walk);
+  return walk.loss;
+}
+
+// Threads available to at::parallel_for for n items of grain 1.
+int64_t workers(int64_t n) { return std::max<int64_t>(1, std::min<int64_t>(n, at::get_num_threads())); }
+
+// The compacted pixels: pT [C, V] class-major, lab [V], vIndex [V] (pixel of each, when some are ignored).
+struct Compacted {
+  at::Tensor pT, lab, vIndex, dP;
+  int64_t V = 0;
+  std::vector<int64_t> validPerImage;
+  bool sawNaN = false;  // a NaN probability of class 0 (a NaN logit makes its whole pixel NaN)
+};
+
+// Valid pixels per image (labels checked), then their probabilities copied class-major, in parallel per image.
+Compacted compact(const float* probs, const int32_t* y, int64_t N, int64_t HW, int64_t C, int64_t ignore) {
+  Compacted k;
+  k.validPerImage.assign(N, 0);
+  at::parallel_for(0, N, 1, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; n++) {
+      int64_t m = 0;
+      for (int64_t j = n * HW; j < (n + 1) * HW; j++) {
+        const int32_t l = y[j];
+        if (l == ignore) continue;
+        if (l < 0 || l >= C) throw Error("seg-torch: lovaszSoftmax: label " + std::to_string(l) + " out of range");
+        m++;
+      }
+      k.validPerImage[n] = m;
+    }
+  });
+  std::vector<int64_t> start(N + 1, 0);
+  for (int64_t n = 0; n < N; n++) start[n + 1] = start[n] + k.validPerImage[n];
+  const int64_t V = k.V = start[N];
+  k.pT = at::empty({C * V}, at::kFloat);
+  k.dP = at::empty({C * V}, at::kFloat);
+  k.lab = at::empty({V}, at::kShort);
+  k.vIndex = at::empty({V < N * HW ? V : 0}, at::kInt);
+  float* pT = k.pT.data_ptr<float>();
+  uint16_t* lab = reinterpret_cast<uint16_t*>(k.lab.data_ptr<int16_t>());
+  int32_t* vIndex = V < N * HW ? k.vIndex.data_ptr<int32_t>() : nullptr;
+  std::atomic<bool> nan{false};
+  at::parallel_for(0, N, 1, [&](int64_t n0, int64_t n1) {
+    bool sawNaN = false;
+    for (int64_t n = n0; n < n1; n++) {
+      for (int64_t j = n * HW, v = start[n]; j < (n + 1) * HW; j++) {
+        const int32_t l = y[j];
+        if (l == ignore) continue;
+        const float* q = probs + j * C;
+        for (int64_t c = 0; c < C; c++) pT[c * V + v] = q[c];
+        sawNaN |= std::isnan(q[0]);
+        lab[v] = static_cast<uint16_t>(l);
+        if (vIndex) vIndex[v] = static_cast<int32_t>(j);
+        v++;
+      }
+    }
+    if (sawNaN) nan = true;
+  });
+  k.sawNaN = nan;
+  return k;
+}
+
+// The sets a loss averages over (pixelSets in lovasz_softmax_loss.ts): the batch, or each image with a valid pixel.
+std::vector<Set> pixelSets(const std::vector<int64_t>& validPerImage, int64_t V, bool perImage) {
+  std::vector<Set> sets;
+  if (!perImage) {
+    if (V > 0) sets.push_back({0, V});
+    return sets;
+  }
+  for (int64_t n = 0, s = 0; n < static_cast<int64_t>(validPerImage.size()); s += validPerImage[n++])
+    if (validPerImage[n] > 0) sets.push_back({s, s + validPerImage[n]});
+  return sets;
+}
+
+// Pixels of each class in r, and each class's largest probability on its own pixels (exact in any order).
+void countClasses(const Inputs& in, const Set& r, double* counts, double* maxFgP) {
+  const int64_t C = in.C, T = workers((r.e - r.s) >> 15);
+  std::vector<double> pc(T * C, 0), pm(T * C, 0);
+  at::parallel_for(0, T, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t a = r.s + (r.e - r.s) * t / T, b = r.s + (r.e - r.s) * (t + 1) / T;
+      for (int64_t v = a; v < b; v++) {
+        const int64_t l = in.lab[v];
+        pc[t * C + l]++;
+        pm[t * C + l] = std::max<double>(pm[t * C + l], in.pT[l * in.V + v]);
+      }
+    }
+  });
+  for (int64_t t = 0; t < T; t++)
+    for (int64_t c = 0; c < C; c++) counts[c] += pc[t * C + c], maxFgP[c] = std::max(maxFgP[c], pm[t * C + c]);
+}
+
+// The loss over the sets (each (set, class) a task, handed out to the threads largest set first, each
+// writing its own range of dP), summed in the reference's order.
+double setLosses(const Inputs& in, const std::vector<Set>& sets, bool allClasses) {
+  const int64_t S = static_cast<int64_t>(sets.size()), C = in.C;
+  std::vector<double> counts(S * C, 0), maxFgP(S * C, 0), scale(S), lossC(S * C, 0);
+  std::vector<char> counted(S * C, 0);
+  for (int64_t i = 0; i < S; i++) {
+    countClasses(in, sets[i], &counts[i * C], &maxFgP[i * C]);
+    int64_t k = 0;
+    for (int64_t c = 0; c < C; c++) k += counted[i * C + c] = allClasses || counts[i * C + c] > 0;
+    scale[i] = 1 / (static_cast<double>(k) * static_cast<double>(S));
+  }
+  std::vector<int64_t> order(S * C);
+  for (int64_t t = 0; t < S * C; t++) order[t] = t;
+  const auto size = [&](int64_t t) { return sets[t / C].e - sets[t / C].s; };
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return size(a) > size(b); });
+  std::atomic<int64_t> next{0};
+  at::parallel_for(0, workers(S * C), 1, [&](int64_t, int64_t) {
+    for (int64_t q; (q = next.fetch_add(1)) < S * C;) {
+      const int64_t t = order[q], c = t % C;
+      const Set& r = sets[t / C];
+      if (counted[t])
+        lossC[t] = classLoss(in, c, static_cast<int64_t>(counts[t]), maxFgP[t], r, scale[t / C]);
+      else
+        std::fill(in.dP + c * in.V + r.s, in.dP + c * in.V + r.e, 0.f);
+    }
+  });
+  double loss = 0;
+  for (int64_t t = 0; t < S * C; t++)
+    if (counted[t]) loss += lossC[t] * scale[t / C];
+  return loss;
+}
+
+// dz = p ⊙ (dP − Σ_c dP_c p_c), NHWC; Σ in float64 in class order, over blocks of pixels; 0 at ignored pixels.
+void softmaxBackward(const Inputs& in, const int32_t* vIndex, const int32_t* y, int64_t ignore, int64_t P, float* out) {
+  const int64_t V = in.V, C = in.C;
+  const float *pT = in.pT, *dP = in.dP;
+  if (vIndex) {
+    at::parallel_for(0, P, 1 << 14, [&](int64_t j0, int64_t j1) {
+      for (int64_t j = j0; j < j1; j++)
+        if (y[j] == ignore) std::fill(out + j * C, out + (j + 1) * C, 0.f);
+    });
+  }
+  constexpr int64_t kBlock = 256;
+  at::parallel_for(0, (V + kBlock - 1) / kBlock, 16, [&](int64_t b0, int64_t b1) {
+    double dot[kBlock];
+    for (int64_t b = b0; b < b1; b++) {
+      const int64_t v0 = b * kBlock, m = std::min(kBlock, V - v0);
+      std::fill(dot, dot + m, 0.0);
+      for (int64_t c = 0; c < C; c++)
+        for (int64_t k = 0; k < m; k++) dot[k] += static_cast<double>(dP[c * V + v0 + k]) * static_cast<double>(pT[c * V + v0 + k]);
+      for (int64_t k = 0; k < m; k++) {
+        const int64_t v = v0 + k;
+        float* o = out + (vIndex ? static_cast<int64_t>(vIndex[v]) : v) * C;
+        for (int64_t c = 0; c < C; c++)
+          o[c] = static_cast<float>(static_cast<double>(pT[c * V + v]) * (static_cast<double>(dP[c * V + v]) - dot[k]));
+      }
+    }
+  });
+}
+
+std::vector<at::Tensor> results(at::Tensor value, at::Tensor dz) {
+  return dz.defined() ? std::vector<at::Tensor>{value, dz} : std::vector<at::Tensor>{value};
+}
+
+}  // namespace
+
+std::vector<at::Tensor> lovaszSoftmax(const at::Tensor& probs0, const at::Tensor& labels0, int64_t ignore, bool perImage,
+                                      bool allClasses, bool gradient) {
+  if (probs0.scalar_type() != at::kFloat || labels0.scalar_type() != at::kInt || probs0.dim() != 4 || labels0.dim() != 3)
+    throw Error("seg-torch: lovaszSoftmax expects float32 probs [N, H, W, C] and int32 labels [N, H, W]");
+  const at::Tensor probs = probs0.contiguous(), labels = labels0.contiguous();
+  const int64_t N = probs.size(0), HW = probs.size(1) * probs.size(2), C = probs.size(3);
+  if (labels.numel() != N * HW) throw Error("seg-torch: lovaszSoftmax: labels do not match the probabilities' [N, H, W]");
+  if (C > 65535) throw Error("seg-torch: lovaszSoftmax: at most 65535 classes");
+  const int32_t* y = labels.data_ptr<int32_t>();
+  at::Tensor value = at::empty({}, at::kFloat), dz;
+  if (gradient) dz = at::empty(probs.sizes(), at::kFloat);
+
+  const Compacted k = compact(probs.data_ptr<float>(), y, N, HW, C, ignore);
+  if (k.V == 0 || k.sawNaN) {
+    const float v = k.V == 0 ? 0.f : std::numeric_limits<float>::quiet_NaN();
+    value.fill_(v);
+    if (gradient) dz.fill_(v);
+    return results(value, dz);
+  }
+  const Inputs in{k.pT.data_ptr<float>(), reinterpret_cast<const uint16_t*>(k.lab.data_ptr<int16_t>()), k.dP.data_ptr<float>(), k.V, C};
+  value.fill_(static_cast<float>(setLosses(in, pixelSets(k.validPerImage, k.V, perImage), allClasses)));
+  if (gradient) softmaxBackward(in, k.vIndex.numel() ? k.vIndex.data_ptr<int32_t>() : nullptr, y, ignore, N * HW, dz.data_ptr<float>());
+  return results(value, dz);
+}
+
+}  // namespace segtorch
