@@ -70,6 +70,19 @@ test('torch: every native kernel is registered and differs from the cpu kernel',
   for (const k of tf.getKernelsForBackend('cpu')) assert.ok(tf.getKernel(k.kernelName, TORCH_BACKEND), k.kernelName);
 });
 
+test("torch: seg's own parallel loops run on every libtorch thread (the addon is built with OpenMP)", { skip }, () => {
+  const addon = torchBackend().addon;
+  const n = addon.numThreads();
+  try {
+    addon.setNumThreads(2);
+    assert.equal(addon.parallelThreads(), 2);
+    addon.setNumThreads(1);
+    assert.equal(addon.parallelThreads(), 1);
+  } finally {
+    addon.setNumThreads(n);
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 function checkConv(c: ConvCase, depthwise: boolean, native: boolean): Record<string, number> {
   const rng = new Rng(seedOf(c.name));

@@ -10,6 +10,7 @@
 #include <c10/util/Exception.h>
 #include <torch/csrc/api/include/torch/version.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #if defined(__GLIBC__)
@@ -310,6 +311,16 @@ napi_value numThreadsFn(Call& c) {
   return v;
 }
 
+// How many threads seg's own at::parallel_for loops run on: ATen's parallel_for is inline, so it is
+// parallel only where the addon itself is compiled with OpenMP (binding.gyp's -fopenmp).
+napi_value parallelThreadsFn(Call& c) {
+  std::vector<char> seen(static_cast<size_t>(at::get_num_threads()), 0);
+  at::parallel_for(0, at::get_num_threads(), 1, [&](int64_t, int64_t) { seen[at::get_thread_num()] = 1; });
+  napi_value v;
+  check(napi_create_int32(c.env, static_cast<int32_t>(std::count(seen.begin(), seen.end(), 1)), &v), "int");
+  return v;
+}
+
 napi_value allocStatsFn(Call& c) {
   const AllocStats s = allocStats();
   const double v[] = {double(s.hits), double(s.misses), double(s.released), double(s.cachedBytes), double(s.limitBytes)};
@@ -392,6 +403,7 @@ NAPI_MODULE_INIT() {
       {"stats", wrap<statsFn>},
       {"setNumThreads", wrap<setNumThreadsFn>},
       {"numThreads", wrap<numThreadsFn>},
+      {"parallelThreads", wrap<parallelThreadsFn>},
       {"config", wrap<configFn>},
       {"allocStats", wrap<allocStatsFn>},
   };

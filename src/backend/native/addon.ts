@@ -81,6 +81,8 @@ export interface TorchAddon {
   allocStats(): [number, number, number, number, number];
   setNumThreads(n: number): void;
   numThreads(): number;
+  /** Threads seg's own parallel loops (at::parallel_for in the addon) actually ran on, at numThreads(). */
+  parallelThreads(): number;
   /** e.g. "libtorch 1.13.0, oneDNN". */
   config(): string;
 }
