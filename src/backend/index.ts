@@ -17,6 +17,7 @@ import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { registerTrainingKernels } from './kernels/index.js';
+import { releaseTapeEagerly } from './tape.js';
 import { useThreadedWasm, wasmThreads } from './kernels/wasm/threads.js';
 import { runtimeError, usageError } from '../util/errors.js';
 import { registerTorchBackend, torchStatus, TORCH_BACKEND } from './native/index.js';
@@ -61,6 +62,7 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
     throw usageError(`unknown backend ${JSON.stringify(choice)}`, { hint: `use one of ${BACKEND_CHOICES.join(', ')}` });
   }
   if (active && (choice === 'auto' || choice === active.name)) return active;
+  releaseTapeEagerly();
   if (opts.useGpu) return (active = await gpuBackend(choice));
 
   if (choice === 'tensorflow' || choice === 'auto') {

@@ -323,10 +323,10 @@ napi_value parallelThreadsFn(Call& c) {
 
 napi_value allocStatsFn(Call& c) {
   const AllocStats s = allocStats();
-  const double v[] = {double(s.hits), double(s.misses), double(s.released), double(s.cachedBytes), double(s.limitBytes)};
+  const double v[] = {double(s.hits), double(s.misses), double(s.released), double(s.cachedBytes), double(s.limitBytes), double(s.liveBytes), double(s.peakLiveBytes)};
   napi_value arr;
-  check(napi_create_array_with_length(c.env, 5, &arr), "array");
-  for (uint32_t i = 0; i < 5; i++) {
+  check(napi_create_array_with_length(c.env, 7, &arr), "array");
+  for (uint32_t i = 0; i < 7; i++) {
     napi_value x;
     check(napi_create_double(c.env, v[i], &x), "number");
     check(napi_set_element(c.env, arr, i, x), "set");

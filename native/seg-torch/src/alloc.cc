@@ -9,8 +9,10 @@
 // their predecessors left, and the heap kept growing for many steps. Keeping the blocks avoids both:
 // after the first step every large request of a step is served from the cache.
 //
-// Policy: a request of n bytes (n ≥ 1 MiB) takes the smallest cached block of n to n + n/8 bytes, or
-// else a new one from c10::alloc_cpu. Freed blocks are cached until the cache holds more than its
+// Policy: a request of n bytes (n ≥ 1 MiB) takes the smallest cached block of n to n + n/2 bytes, or
+// else a new one from c10::alloc_cpu (a wider range reuses more and holds less: at 2×512², n/8 held
+// 1.44 GB of blocks for a peak of 1.07 GB in tensors, n/2 1.35 GB at the same speed; 2n 1.28 GB but
+// 5–10 % slower steps). Freed blocks are cached until the cache holds more than its
 // limit (SEG_TORCH_CACHE_MB, default 4096; 0 turns the cache off), beyond which the least recently
 // freed blocks are released. Smaller blocks go straight to c10::alloc_cpu and back to free_cpu.
 // Thread-safe (libtorch's intra-op threads free temporaries).
@@ -19,6 +21,7 @@
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <list>
 #include <map>
@@ -39,6 +42,7 @@ struct Cache {
   // every live or cached large block: its size
   std::unordered_map<void*, size_t> sizes;
   size_t cachedBytes = 0;
+  size_t liveBytes = 0, peakLiveBytes = 0;  // large blocks held by tensors now, and at most
   size_t limit = 0;
   AllocStats stats;
 };
@@ -72,6 +76,7 @@ void freeBlock(void* p) {
     return;
   }
   const size_t n = s->second;
+  c.liveBytes -= n;
   if (n > c.limit) {
     c.sizes.erase(s);
     c.stats.released++;
@@ -94,12 +99,15 @@ struct CachingAllocator final : c10::Allocator {
     {
       std::lock_guard<std::mutex> lock(c.mu);
       auto it = c.bySize.lower_bound(n);
-      if (it != c.bySize.end() && it->first <= n + n / 8) {
+      if (it != c.bySize.end() && it->first <= n + n / 2) {
         void* p = *it->second;
+        const size_t it_n = it->first;
         c.cachedBytes -= it->first;
         c.order.erase(it->second);
         c.bySize.erase(it);
         c.stats.hits++;
+        c.liveBytes += it_n;
+        c.peakLiveBytes = std::max(c.peakLiveBytes, c.liveBytes);
         return {p, p, &freeBlock, c10::Device(c10::DeviceType::CPU)};
       }
       c.stats.misses++;
@@ -107,6 +115,8 @@ struct CachingAllocator final : c10::Allocator {
     void* p = c10::alloc_cpu(n);  // outside the lock: may take a while (page faults)
     std::lock_guard<std::mutex> lock(c.mu);
     c.sizes[p] = n;
+    c.liveBytes += n;
+    c.peakLiveBytes = std::max(c.peakLiveBytes, c.liveBytes);
     return {p, p, &freeBlock, c10::Device(c10::DeviceType::CPU)};
   }
 
@@ -131,6 +141,9 @@ AllocStats allocStats() {
   std::lock_guard<std::mutex> lock(c.mu);
   AllocStats s = c.stats;
   s.cachedBytes = c.cachedBytes;
+  s.liveBytes = c.liveBytes;
+  s.peakLiveBytes = c.peakLiveBytes;
+  c.peakLiveBytes = c.liveBytes;
   s.limitBytes = c.limit;
   return s;
 }

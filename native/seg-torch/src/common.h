@@ -34,6 +34,7 @@ int64_t liveBytes();
 struct AllocStats {
   uint64_t hits = 0, misses = 0, released = 0;  // large requests served from the cache / not; blocks freed
   uint64_t cachedBytes = 0, limitBytes = 0;
+  uint64_t liveBytes = 0, peakLiveBytes = 0;  // large blocks in tensors now; at most since the last call
 };
 // Make libtorch allocate through seg's caching allocator (unless SEG_TORCH_CACHE_MB=0); whether it does.
 bool installCachingAllocator();

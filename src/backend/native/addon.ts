@@ -76,9 +76,10 @@ export interface TorchAddon {
   /**
    * The caching allocator's counters (native/seg-torch/src/alloc.cc): [large requests served from
    * the cache, large requests that were not, blocks given back to malloc, bytes cached now, the
-   * limit in bytes (0: the cache is off, SEG_TORCH_CACHE_MB=0)].
+   * limit in bytes (0: the cache is off, SEG_TORCH_CACHE_MB=0), bytes of large blocks held by
+   * tensors now, and at most since the previous call].
    */
-  allocStats(): [number, number, number, number, number];
+  allocStats(): [number, number, number, number, number, number, number];
   setNumThreads(n: number): void;
   numThreads(): number;
   /** Threads seg's own parallel loops (at::parallel_for in the addon) actually ran on, at numThreads(). */
