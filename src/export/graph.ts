@@ -113,10 +113,14 @@ function scaleKernel(kernel: Float32Array, shape: readonly number[], scale: Floa
   return out;
 }
 
-/** The OpSet that writes graph nodes. `scope` prefixes node names for readability. */
+/** The OpSet that writes graph nodes. */
 export class GraphOps implements OpSet<GraphTensor> {
   private layer = 0;
   constructor(readonly g: GraphBuilder) {}
+
+  block<R>(f: () => R): R {
+    return f();
+  }
 
   shape(x: GraphTensor): Shape4 {
     return x.shape;

@@ -77,21 +77,22 @@ export function buildEncoder(store: VariableStore, cin: number, o: AsppOptions, 
   );
   const branches = (imagePool ? 1 : 0) + 1 + atrous.length;
   const projection = o.concatProjection ? convBn(s, 'concat', o.filters * branches, o.filters, 1, { act: 'relu', norm }) : undefined;
+  const encode = <T>(ops: OpSet<T>, x: T, ctx: ApplyContext): T => {
+    const [, h, w] = ops.shape(x);
+    const outs = [];
+    if (imagePool) outs.push(ops.resizeBilinear(imagePool(ops, ops.globalAvgPool(x), ctx), [h, w]));
+    outs.push(aspp0(ops, x, ctx));
+    for (const layer of atrous) outs.push(layer(ops, x, ctx));
+    let y = ops.concat(outs);
+    if (projection) {
+      y = projection(ops, y, ctx);
+      if (ctx.training && o.dropout > 0) y = ops.dropout(y, o.dropout, deriveSeed(ctx.seed, SALT.dropout));
+    }
+    return y;
+  };
   return {
     outChannels: projection ? o.filters : o.filters * branches,
-    apply(ops, x, ctx) {
-      const [, h, w] = ops.shape(x);
-      const outs = [];
-      if (imagePool) outs.push(ops.resizeBilinear(imagePool(ops, ops.globalAvgPool(x), ctx), [h, w]));
-      outs.push(aspp0(ops, x, ctx));
-      for (const layer of atrous) outs.push(layer(ops, x, ctx));
-      let y = ops.concat(outs);
-      if (projection) {
-        y = projection(ops, y, ctx);
-        if (ctx.training && o.dropout > 0) y = ops.dropout(y, o.dropout, deriveSeed(ctx.seed, SALT.dropout));
-      }
-      return y;
-    },
+    apply: (ops, x, ctx) => ops.block(() => encode(ops, x, ctx)),
   };
 }
 
@@ -115,10 +116,13 @@ export function buildDecoder(store: VariableStore, cin: number, lowLevelChannels
   return {
     outChannels: o.filters,
     apply(ops, x, lowLevel, ctx) {
-      const sc = shortcut(ops, lowLevel, ctx);
-      const [, h, w] = ops.shape(sc);
-      const y = ops.concat([ops.resizeBilinear(x, [h, w]), sc]);
-      return conv2(ops, conv1(ops, y, ctx), ctx);
+      // nested blocks: the merge's parts end with the merge, the merge with conv1
+      const merge = () => {
+        const sc = shortcut(ops, lowLevel, ctx);
+        const [, h, w] = ops.shape(sc);
+        return ops.concat([ops.resizeBilinear(x, [h, w]), sc]);
+      };
+      return ops.block(() => conv2(ops, ops.block(() => conv1(ops, ops.block(merge), ctx)), ctx));
     },
   };
 }

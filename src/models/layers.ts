@@ -90,7 +90,7 @@ export function sepConv(store: VariableStore, name: string, cin: number, cout: n
   const s = store.scope(name);
   const dw = depthwiseBn(s, 'depthwise', cin, 3, { dilation: spec.dilation ?? 1, act: spec.act, norm: spec.norm });
   const pw = convBn(s, 'pointwise', cin, cout, 1, { act: spec.act, norm: spec.norm });
-  return (ops, x, ctx) => pw(ops, dw(ops, x, ctx), ctx);
+  return (ops, x, ctx) => ops.block(() => pw(ops, dw(ops, x, ctx), ctx));
 }
 
 /**

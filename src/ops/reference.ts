@@ -73,6 +73,11 @@ export function crop(x: tf.Tensor4D, h: number, w: number): tf.Tensor4D {
   return tf.slice(x, [0, 0, 0, 0], [-1, h, w, -1]);
 }
 
+/** tf.tidy over a block's results (tensors, or objects and arrays of them). */
+function block<R>(f: () => R): R {
+  return tf.tidy(f as () => tf.TensorContainer) as R;
+}
+
 export const referenceOps: OpSet<tf.Tensor4D> = Object.freeze({
   shape: (x: tf.Tensor4D): Shape4 => x.shape,
   convBnAct,
@@ -85,4 +90,5 @@ export const referenceOps: OpSet<tf.Tensor4D> = Object.freeze({
   add,
   padTo,
   crop,
+  block,
 });

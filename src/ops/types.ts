@@ -98,4 +98,10 @@ export interface OpSet<T> {
   padTo(x: T, h: number, w: number): T;
   /** The top-left [h, w] window. */
   crop(x: T, h: number, w: number): T;
+  /**
+   * Run `f`, a stretch of the network, keeping only what it returns: computing ops free the
+   * stretch's other tensors at its end (the peak of an inference pass is then one stretch, not the
+   * whole network); a graph builder just runs it.
+   */
+  block<R>(f: () => R): R;
 }

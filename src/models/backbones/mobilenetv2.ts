@@ -125,11 +125,15 @@ export const buildMobileNetV2: BackboneBuilder = (store, opts: BackboneOptions):
       let y = stem(ops, x, ctx);
       let lowLevel: typeof y | undefined;
       for (const u of units) {
-        const e = u.expand ? u.expand(ops, y, ctx) : y;
-        const d = u.depthwise(ops, e, ctx);
-        if (u.plan.index === plan.lowLevelUnit) lowLevel = d;
-        const p = u.project(ops, d, ctx);
-        y = u.plan.residual ? ops.add(y, p) : p;
+        // one block per unit: its expanded (6×) activations are freed when the unit ends
+        const r = ops.block(() => {
+          const e = u.expand ? u.expand(ops, y, ctx) : y;
+          const d = u.depthwise(ops, e, ctx);
+          const p = u.project(ops, d, ctx);
+          return { y: u.plan.residual ? ops.add(y, p) : p, low: u.plan.index === plan.lowLevelUnit ? d : undefined };
+        });
+        y = r.y;
+        lowLevel = r.low ?? lowLevel;
       }
       if (lowLevel === undefined) throw new Error('mobilenetv2: low-level features were not produced');
       return { out: y, lowLevel };
