@@ -129,6 +129,32 @@ for (const native of MODES) {
   });
 }
 
+describe('torch: FusedConv2D / FusedDepthwiseConv2D (bias, linear/relu/relu6) vs stock cpu', { skip }, () => {
+  for (const [cases, depthwise] of [[DENSE_CASES, false], [DEPTHWISE_CASES, true]] as const) {
+    const name = depthwise ? 'FusedDepthwiseConv2D' : 'FusedConv2D';
+    for (const c of cases) {
+      for (const activation of ['linear', 'relu', 'relu6'] as const) {
+        test(`${name} ${activation}: ${c.name}`, () => {
+          const rng = new Rng(seedOf(`${name}${activation}${c.name}`));
+          // inputs in [-2, 4]: relu6 clips on both sides
+          const x = randArr(rng, [...c.x], -2, 4);
+          const filter = randArr(rng, [...c.w]);
+          const bias = randArr(rng, [depthwise ? c.w[2] * c.w[3] : c.w[3]], -1, 2);
+          const attrs: NamedAttrMap = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dilations: c.dilations, activation };
+          const ref = one(runCpu(stock(name), { x, filter, bias }, attrs));
+          for (const native of MODES) {
+            const got = one(runTorch(name, { x, filter, bias }, attrs, native));
+            assert.ok(rel(got, ref) <= TOL, `${mode(native)}: ${rel(got, ref)}`);
+          }
+          // without a bias
+          const refNoBias = one(runCpu(stock(name), { x, filter }, attrs));
+          assert.ok(rel(one(runTorch(name, { x, filter }, attrs, true)), refNoBias) <= TOL);
+        });
+      }
+    }
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 describe('torch: seg’s fused kernels vs seg’s cpu kernels', { skip }, () => {
   const shapes = [[2, 5, 7, 3], [1, 4, 4, 16], [2, 1, 1, 8], [3, 9, 33]];

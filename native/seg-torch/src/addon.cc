@@ -54,6 +54,14 @@ at::ScalarType dtypeOf(int64_t code) {
 
 // ---- convolutions ----
 napi_value conv2dFn(Call& c) { return c.ret(conv2d(c.tensor(0, 1), c.tensor(2, 3), geometry(c, 4))); }
+// (x, xShape, w, wShape, bias | null, biasShape | null, geometry, act)
+napi_value fusedConv2dFn(Call& c) {
+  napi_valuetype t;
+  check(napi_typeof(c.env, c.arg(4), &t), "typeof");
+  at::Tensor bias;
+  if (t != napi_null && t != napi_undefined) bias = c.tensor(4, 5);
+  return c.ret(conv2d(c.tensor(0, 1), c.tensor(2, 3), geometry(c, 6), bias.defined() ? &bias : nullptr, static_cast<int>(c.i64(7))));
+}
 napi_value conv2dBackpropInputFn(Call& c) {
   auto shape = c.ints(4);
   if (shape.size() != 4) throw Error("seg-torch: inputShape must have 4 dimensions");
@@ -377,6 +385,7 @@ NAPI_MODULE_INIT() {
   installCachingAllocator();
   const Export fns[] = {
       {"conv2d", wrap<conv2dFn>},
+      {"fusedConv2d", wrap<fusedConv2dFn>},
       {"conv2dBackpropInput", wrap<conv2dBackpropInputFn>},
       {"conv2dBackpropFilter", wrap<conv2dBackpropFilterFn>},
       {"bnForward", wrap<bnForwardFn>},

@@ -79,7 +79,8 @@ struct ConvGeometry {
   bool depthwise;
 };
 // x [N,H,W,C] NHWC, w tfjs filter ([KH,KW,Cin,Cout], depthwise [KH,KW,C,M]); results in tfjs layouts.
-at::Tensor conv2d(const at::Tensor& x, const at::Tensor& w, const ConvGeometry& g);
+// With a bias ([Cout]) and act (0 none, 1 relu, 2 relu6): tfjs's FusedConv2D / FusedDepthwiseConv2D.
+at::Tensor conv2d(const at::Tensor& x, const at::Tensor& w, const ConvGeometry& g, const at::Tensor* bias = nullptr, int act = 0);
 at::Tensor conv2dBackpropInput(const at::Tensor& dy, const at::Tensor& w, at::IntArrayRef inputShape, const ConvGeometry& g);
 at::Tensor conv2dBackpropFilter(const at::Tensor& x, const at::Tensor& dy, at::IntArrayRef filterShape, const ConvGeometry& g);
 

@@ -69,13 +69,17 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backward(const at::Tensor& input,
 
 }  // namespace
 
-at::Tensor conv2d(const at::Tensor& x, const at::Tensor& w, const ConvGeometry& g) {
+at::Tensor conv2d(const at::Tensor& x, const at::Tensor& w, const ConvGeometry& g, const at::Tensor* bias, int act) {
   const Padding p = splitPadding(g);
   at::Tensor x4 = padInput(toNCHW(x), p);
   int64_t groups = g.depthwise ? x.size(3) : 1;
   at::Tensor wt = torchWeight(w, g.depthwise);
-  at::Tensor y = useOneDNN() ? at::mkldnn_convolution(x4, wt, c10::nullopt, p.aten, {g.sh, g.sw}, {g.dh, g.dw}, groups)
-                             : at::convolution(x4, wt, c10::nullopt, {g.sh, g.sw}, p.aten, {g.dh, g.dw}, false, {0, 0}, groups);
+  c10::optional<at::Tensor> b;
+  if (bias) b = bias->reshape({-1}).contiguous();
+  at::Tensor y = useOneDNN() ? at::mkldnn_convolution(x4, wt, b, p.aten, {g.sh, g.sw}, {g.dh, g.dw}, groups)
+                             : at::convolution(x4, wt, b, {g.sh, g.sw}, p.aten, {g.dh, g.dw}, false, {0, 0}, groups);
+  if (act == 1) y.clamp_min_(0);
+  if (act == 2) y.clamp_(0, 6);
   return toNHWC(y);
 }
 

@@ -57,7 +57,9 @@ function foldedConv(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D, o: C
   const [, h, w] = x.shape;
   // Where only a depthwise kernel's centre tap sees the image the reference's per-channel scale applies (depthwiseConv).
   const centreOnly = depthwise && dilation > 1 && dilation >= h && dilation >= w;
-  if (tf.getBackend() === 'wasm' && (depthwise || dilation === 1) && !centreOnly) {
+  // the backends with a fused convolution + bias + activation kernel (wasm's XNNPACK one takes no dilated dense conv)
+  const backend = tf.getBackend();
+  if (!centreOnly && (backend === 'torch' || (backend === 'wasm' && (depthwise || dilation === 1)))) {
     const args = { x, filter: kernel, strides: stride, pad: 'same' as const, dilations: dilation, bias, activation: o.act === 'none' ? ('linear' as const) : o.act };
     return depthwise ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d(args);
   }

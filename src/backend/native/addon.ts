@@ -36,6 +36,8 @@ export const DTypeCode = Object.freeze({ float32: 0, int32: 1, bool: 2 });
 /** The functions native/seg-torch exports. */
 export interface TorchAddon {
   conv2d(x: TensorRef, xShape: number[], w: TensorRef, wShape: number[], geometry: ConvGeometryArray): number;
+  /** Convolution + bias ([Cout], or null) + activation (0 none, 1 relu, 2 relu6), as tfjs's FusedConv2D. */
+  fusedConv2d(x: TensorRef, xShape: number[], w: TensorRef, wShape: number[], bias: TensorRef | null, biasShape: number[] | null, geometry: ConvGeometryArray, act: number): number;
   conv2dBackpropInput(dy: TensorRef, dyShape: number[], w: TensorRef, wShape: number[], inputShape: number[], geometry: ConvGeometryArray): number;
   conv2dBackpropFilter(x: TensorRef, xShape: number[], dy: TensorRef, dyShape: number[], filterShape: number[], geometry: ConvGeometryArray): number;
   /** Training-mode batch norm + activation (0 none, 1 relu, 2 relu6): [y, mean, variance]. */

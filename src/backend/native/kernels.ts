@@ -5,7 +5,8 @@
  * (src/backend/kernels), which read native tensors through the backend's copying `values` getter.
  *
  *   convolutions     Conv2D, DepthwiseConv2dNative and their input/filter gradients, with dilation
- *                    and asymmetric 'same' padding (ATen/oneDNN, channels_last views of NHWC)
+ *                    and asymmetric 'same' padding (ATen/oneDNN, channels_last views of NHWC);
+ *                    FusedConv2D/FusedDepthwiseConv2D with a bias and linear/relu/relu6
  *   seg's fused ops  SegBatchNormActForward/Backward, SegOptimizerStep (C++ loops, same formulas),
  *                    SegLovaszSoftmax (bit-identical to the loss's JavaScript reference)
  *   element-wise     Add, Sub, Multiply, RealDiv, Maximum, Minimum, SquaredDifference, comparisons,
@@ -75,6 +76,24 @@ function convForward(depthwise: boolean): NativeKernel {
     if (!f32(x, w) || !nhwc(attrs) || !nonEmpty(x, w)) return undefined;
     const ci = convInfo(x.shape, w.shape, attrs, depthwise);
     const id = b.addon.conv2d(b.ref(x), x.shape, b.ref(w), w.shape, geometry(ci, depthwise));
+    return b.fromNative(id, [ci.batchSize, ci.outHeight, ci.outWidth, ci.outChannels], 'float32');
+  };
+}
+
+/** tfjs's fused activations the addon applies in place (0 none, 1 relu, 2 relu6); others fall back. */
+const FUSED_ACT: Readonly<Record<string, number>> = Object.freeze({ linear: 0, relu: 1, relu6: 2 });
+
+/** FusedConv2D / FusedDepthwiseConv2D: the convolution with its bias in oneDNN, the activation in place. */
+function fusedConvForward(depthwise: boolean): NativeKernel {
+  return (b, inputs, attrs) => {
+    const x = need(inputs, 'x');
+    const w = need(inputs, 'filter');
+    const bias = inputs['bias'];
+    const act = FUSED_ACT[(attrs['activation'] as string | undefined) ?? 'linear'];
+    if (act === undefined || inputs['preluActivationWeights'] || !f32(x, w) || !nhwc(attrs) || !nonEmpty(x, w)) return undefined;
+    const ci = convInfo(x.shape, w.shape, attrs, depthwise);
+    if (bias && (!f32(bias) || sizeOf(bias.shape) !== ci.outChannels)) return undefined; // a broadcast bias: the cpu kernel
+    const id = b.addon.fusedConv2d(b.ref(x), x.shape, b.ref(w), w.shape, bias ? b.ref(bias) : null, bias ? bias.shape : null, geometry(ci, depthwise), act);
     return b.fromNative(id, [ci.batchSize, ci.outHeight, ci.outWidth, ci.outChannels], 'float32');
   };
 }
@@ -346,6 +365,8 @@ const floats = (a: TensorInfo, b: TensorInfo): boolean => f32(a, b);
 export const NATIVE_KERNELS: Readonly<Record<string, NativeKernel>> = Object.freeze({
   Conv2D: convForward(false),
   DepthwiseConv2dNative: convForward(true),
+  FusedConv2D: fusedConvForward(false),
+  FusedDepthwiseConv2D: fusedConvForward(true),
   Conv2DBackpropInput: convBackpropInput(false),
   Conv2DBackpropFilter: convBackpropFilter(false),
   DepthwiseConv2dNativeBackpropInput: convBackpropInput(true),
