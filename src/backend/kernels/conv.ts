@@ -154,13 +154,15 @@ export function matMulTN(h: Host, a: TensorInfo, b: TensorInfo): TensorInfo {
   if (h.name !== 'wasm') {
     return reshaped(h.run('BatchMatMul', { a: reshaped(a, [1, R, P]), b: reshaped(b, [1, R, Q]) }, { transposeA: true, transposeB: false }), [P, Q]);
   }
-  if (P <= Q) {
+  // XNNPACK packs its second operand afresh for every new tensor (a gather at several ns per
+  // element, more than a SIMD transpose), so the narrower operand is the one packed.
+  if (P >= Q) {
     const at = h.run('Transpose', { x: reshaped(a, [R, P]) }, { perm: [1, 0] });
     const out = h.run('BatchMatMul', { a: reshaped(at, [1, P, R]), b: reshaped(b, [1, R, Q]) }, { transposeA: false, transposeB: false });
     h.dispose(at);
     return reshaped(out, [P, Q]);
   }
-  // (bᵀ·a)ᵀ: transpose the narrower b, then the small [Q, P] result.
+  // (bᵀ·a)ᵀ: a packed, then the small [Q, P] result transposed.
   const bt = h.run('Transpose', { x: reshaped(b, [R, Q]) }, { perm: [1, 0] });
   const qp = h.run('BatchMatMul', { a: reshaped(bt, [1, Q, R]), b: reshaped(a, [1, R, P]) }, { transposeA: false, transposeB: false });
   h.dispose(bt);
