@@ -3,8 +3,9 @@
  * (src/losses/lovasz_softmax_loss.ts, the reference): bit-identical values and gradients on
  * random inputs with ties, absent classes, ignored pixels, per-image and 'all' modes, with the
  * SIMD variants and without (the cases of lovasz_cases.ts, shared with lovasz_torch.test.ts); the
- * generated sort against a stable comparator sort; and that the loss really runs the kernel on
- * wasm and leaves no tensor behind.
+ * generated sort against a stable comparator sort; that the loss really runs the kernel on wasm and
+ * leaves no tensor behind; and that on the threaded build (the default here) a helper thread takes
+ * some of the per-class sorts, with results bit-identical to this thread alone.
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,10 +14,10 @@ import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend/index.js';
 import { registerTrainingKernels } from '../../src/backend/kernels/index.js';
 import { hostFor } from '../../src/backend/kernels/host.js';
-import { lovaszModuleFor } from '../../src/backend/kernels/lovasz.js';
+import { lovaszKernelProfile, lovaszModuleFor, lovaszThreads } from '../../src/backend/kernels/lovasz.js';
 import { HIST_SLOTS, INSERTION_MAX, lovaszModuleBytes } from '../../src/backend/kernels/wasm/lovasz_wasm.js';
 import { Rng } from '../../src/util/rng.js';
-import { equivalenceSuite } from './lovasz_cases.js';
+import { assertSame, equivalenceSuite, lossAndGrad, makeCase } from './lovasz_cases.js';
 
 before(async () => {
   await initBackend({ backend: 'wasm' });
@@ -24,6 +25,29 @@ before(async () => {
 });
 
 equivalenceSuite('wasm', { skip: false });
+
+test('threaded build: a helper thread takes per-class sorts; the same bits as one thread', async () => {
+  const memory = hostFor(tf.backend()).wasmMemory() as { buffer: unknown };
+  assert.ok(memory.buffer instanceof SharedArrayBuffer, 'the test runs on the threaded build');
+  const { logits, labels } = makeCase({ name: 'helper', shape: [2, 96, 96, 21], seed: 31, ignore: 0.03, logits: 'normal', labels: 'random' });
+  for (const mode of [{ perImage: false }, { perImage: true, classes: 'all' as const }]) {
+    lovaszThreads.enabled = false;
+    const alone = lossAndGrad(logits, labels, mode);
+    lovaszThreads.enabled = true;
+    // the helper starts at the first call and takes jobs once it is ready (the calls before run alone)
+    let both = lossAndGrad(logits, labels, mode);
+    let ran = false;
+    for (let t = 0; t < 100 && !ran; t++) {
+      const before = lovaszKernelProfile.helperJobs;
+      both = lossAndGrad(logits, labels, mode);
+      ran = lovaszKernelProfile.helperJobs > before;
+      if (!ran) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(ran, 'the helper ran no sort within 5 s');
+    assertSame(both, alone, JSON.stringify(mode));
+  }
+  tf.dispose([logits, labels]);
+});
 
 describe('the generated sort', () => {
   test('module validates with and without SIMD; the kernel instantiates on the wasm heap', () => {
@@ -33,7 +57,7 @@ describe('the generated sort', () => {
       assert.ok((globalThis as unknown as { WebAssembly: { validate(b: Uint8Array): boolean } }).WebAssembly.validate(bytes), `simd ${simd}`);
     }
     const mod = lovaszModuleFor(hostFor(tf.backend()));
-    assert.ok(mod?.lz_build_simd && mod.lz_backward_simd, 'SIMD variants are active');
+    assert.ok(mod?.exports.lz_build_simd && mod.exports.lz_backward_simd, 'SIMD variants are active');
   });
 
   test('lz_sortwalk (sort only) = stable comparator sort: insertion, one-bucket and many-bucket sizes, ties, skew', () => {
@@ -71,7 +95,7 @@ describe('the generated sort', () => {
           max = Math.max(max, key);
         }
         const tags = Array.from(a.filter((_, k) => k % 2 === 0));
-        mod.lz_sortwalk(A, B, n, min >>> 0, max >>> 0, H, 1, 0, 1, O, 0);
+        mod.exports.lz_sortwalk(A, B, n, min >>> 0, max >>> 0, H, 1, 0, 1, O, 0);
         const b = new Uint32Array(h.f32(tB).buffer, B, 2 * n);
         const want = keys.map((_, i) => i).sort((p, q) => (keys[p] as number) - (keys[q] as number) || p - q);
         for (let k = 0; k < n; k++) {

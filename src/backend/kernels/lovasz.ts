@@ -27,7 +27,10 @@ import type { NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 // The kernel's name is the loss's: the loss calls the kernel when one is registered for the backend.
 import { LOVASZ_SOFTMAX_KERNEL, pixelSets, unsortedClassLoss } from '../../losses/lovasz_softmax_loss.js';
 import { type Host, hostFor } from './host.js';
+import { Worker } from 'node:worker_threads';
+import { JOB_FLOATS, JOB_INTS, type JobAreas, type JobQueue, makeQueue, runJobs } from './wasm/lovasz_jobs.js';
 import { BACKWARD_BLOCK, HIST_SLOTS, instantiateLovasz, type LovaszExports } from './wasm/lovasz_wasm.js';
+import type { HelperMessage } from './wasm/lovasz_worker.js';
 import { simdSettings } from './wasm/runtime.js';
 
 export { LOVASZ_SOFTMAX_KERNEL };
@@ -42,11 +45,12 @@ export interface LovaszSoftmaxAttrs {
 
 /**
  * CPU milliseconds of this process per stage, summed over calls while `enabled` (for
- * bench/losses.ts --stages):
- * compact (probabilities to class-major copies), build (candidates), sort+walk, backward
- * (the softmax Jacobian, NHWC gradient). Off by default.
+ * bench/losses.ts --stages): compact (probabilities to class-major copies), count (classes per
+ * set, the classes that need no sort), sort+walk (candidates, sort and walk of the other classes,
+ * on both threads where there is a helper), backward (the softmax Jacobian, NHWC gradient); and,
+ * always, entries sorted and jobs the helper thread ran. Off by default.
  */
-export const lovaszKernelProfile = { enabled: false, ms: {} as Record<string, number>, sorted: 0 };
+export const lovaszKernelProfile = { enabled: false, ms: {} as Record<string, number>, sorted: 0, helperJobs: 0 };
 
 let tick = 0;
 /** Add the time since the last mark to `stage` (when profiling). */
@@ -58,13 +62,19 @@ function mark(stage?: string): void {
   tick = now;
 }
 
-const instances = new WeakMap<object, Map<boolean, LovaszExports | null>>();
+/** The generated module's instance on a memory, and the compiled module (for the helper thread). */
+interface LovaszModule {
+  exports: LovaszExports;
+  module: object;
+}
+
+const instances = new WeakMap<object, Map<boolean, LovaszModule | null>>();
 
 /**
- * The generated module on `h`'s memory (the wasm backend's heap), with its SIMD
- * variants unless SEG_WASM_SIMD=0 (simdSettings) or the runtime lacks wasm SIMD; undefined on cpu.
+ * The generated module on `h`'s memory (the wasm backend's heap), with its SIMD variants unless
+ * SEG_WASM_SIMD=0 (simdSettings) or the runtime lacks wasm SIMD; undefined on cpu.
  */
-export function lovaszModuleFor(h: Host): LovaszExports | undefined {
+export function lovaszModuleFor(h: Host): LovaszModule | undefined {
   const memory = h.wasmMemory();
   if (memory === undefined) return undefined;
   let byKind = instances.get(h.backend);
@@ -114,28 +124,14 @@ export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorIn
   const mod = lovaszModuleFor(h);
   if (!mod) throw new Error(`${LOVASZ_SOFTMAX_KERNEL}: needs tensors on a wasm memory (the wasm backend)`);
   checkInputs(probs, labels);
-  const build = mod.lz_build_simd ?? mod.lz_build;
-  const backward = mod.lz_backward_simd ?? mod.lz_backward;
+  const backward = mod.exports.lz_backward_simd ?? mod.exports.lz_backward;
   const [N, H, W, C] = probs.shape as [number, number, number, number];
   const P = N * H * W;
-  const HW = H * W;
-  const ignore = a.ignoreIndex;
-
-  // Valid pixels per image (the sets of per-image mode are their compacted ranges).
-  const validPerImage = new Int32Array(N);
-  let V = 0;
-  {
-    const y = h.i32(labels);
-    for (let n = 0, j = 0; n < N; n++) {
-      let k = 0;
-      for (const end = j + HW; j < end; j++) if (y[j] !== ignore) k++;
-      validPerImage[n] = k;
-      V += k;
-    }
-  }
-  const ranges = pixelSets(validPerImage, N, V, a.perImage);
+  const ranges = pixelSets(...validPixels(h, labels, N, H * W, a.ignoreIndex), a.perImage);
+  const V = ranges.length === 0 ? 0 : (ranges[ranges.length - 1] as [number, number])[1];
   let maxLen = 0;
   for (const [s, e] of ranges) maxLen = Math.max(maxLen, e - s);
+  const helper = helperFor(h, mod);
 
   // Every allocation first (an allocation may grow the heap and detach views).
   const value = h.allocUninit([]);
@@ -146,9 +142,9 @@ export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorIn
     const dP = areas.alloc(4 * C * V);
     const lab = areas.alloc(2 * V);
     const vIndex = V < P ? areas.alloc(4 * V) : 0;
-    const A = areas.alloc(8 * maxLen);
-    const B = areas.alloc(8 * maxLen);
-    const hist = areas.alloc(4 * HIST_SLOTS);
+    const sortAreas = (thread: number): JobAreas => ({ A: areas.alloc(8 * maxLen), B: areas.alloc(8 * maxLen), hist: areas.alloc(4 * HIST_SLOTS), out: areas.alloc(16), thread });
+    const mine = sortAreas(0);
+    const helpers = helper ? sortAreas(1) : undefined;
     const stats = areas.alloc(8 * (2 * C + 4));
     const dot = areas.alloc(8 * BACKWARD_BLOCK);
     const countsAt = stats;
@@ -157,12 +153,11 @@ export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorIn
 
     const buf = h.f32(value).buffer;
     const out32 = new Int32Array(buf, outAt, 4);
-    const out64 = new Float64Array(buf, outAt, 2);
     out32[1] = 0;
     let sawNaN = false;
     mark();
     if (V > 0) {
-      mod.lz_compact(h.ptr(probs), h.ptr(labels), 0, P, C, ignore, pT, V, lab, vIndex, 0, outAt);
+      mod.exports.lz_compact(h.ptr(probs), h.ptr(labels), 0, P, C, a.ignoreIndex, pT, V, lab, vIndex, 0, outAt);
       if (out32[0] !== V) throw new Error(`${LOVASZ_SOFTMAX_KERNEL}: compaction found ${out32[0]} valid pixels, expected ${V}`);
       sawNaN = out32[1] !== 0;
     }
@@ -172,40 +167,42 @@ export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorIn
     const counts = new Float64Array(buf, countsAt, C);
     const maxFgP = new Float64Array(buf, maxFgPAt, C);
 
-    let loss = 0;
-    for (const [s, e] of sawNaN ? [] : ranges) {
+    // Per (set, class): the classes that need no sort at once, the others as jobs of a queue.
+    const lossC = new Float64Array(ranges.length * C).fill(NaN); // NaN: not counted
+    const scales = new Float64Array(ranges.length);
+    const jobs: Array<[number, number, number, number, number, number]> = []; // set index, class, minFgErrBits, s, e, G
+    for (const [r, [s, e]] of (sawNaN ? [] : ranges).entries()) {
       counts.fill(0);
       maxFgP.fill(0);
-      mod.lz_count(lab, pT, V, s, e, countsAt, maxFgPAt);
+      mod.exports.lz_count(lab, pT, V, s, e, countsAt, maxFgPAt);
       let nClasses = 0;
       for (let c = 0; c < C; c++) if (a.classes === 'all' || (counts[c] as number) > 0) nClasses++;
-      const scale = 1 / (nClasses * ranges.length);
+      const scale = (scales[r] = 1 / (nClasses * ranges.length));
       for (let c = 0; c < C; c++) {
         const G = counts[c] as number;
         const base = c * V;
-        if (a.classes === 'present' && G === 0) {
-          dPv.fill(0, base + s, base + e);
-          continue;
-        }
-        let lossC: number;
-        if (G === 0 || G === e - s) {
+        if (a.classes === 'present' && G === 0) dPv.fill(0, base + s, base + e);
+        else if (G === 0 || G === e - s) {
           dPv.fill(0, base + s, base + e); // (lz_build clears the others)
-          lossC = unsortedClassLoss(c, G, s, e, V, pTv, dPv, scale);
-        } else {
-          build(c, f32bits(1 - (maxFgP[c] as number)), s, e, V, lab, pT, A, outAt, dP);
-          const n = out32[0] as number;
-          mark('build');
-          lovaszKernelProfile.sorted += n;
-          const min = (out32[1] as number) >>> 0;
-          const max = (out32[2] as number) >>> 0;
-          mod.lz_sortwalk(A, B, n, min, max, hist, G, dP + 4 * base, scale, outAt, 1);
-          lossC = out64[0] as number;
-          mark('sort+walk');
-        }
-        loss += lossC * scale;
+          lossC[r * C + c] = unsortedClassLoss(c, G, s, e, V, pTv, dPv, scale);
+        } else jobs.push([r, c, f32bits(1 - (maxFgP[c] as number)), s, e, G]);
       }
     }
-    mark('special classes');
+    mark('count');
+    const q = makeQueue(jobs.length, { V, lab, pT, dP });
+    jobs.forEach(([r, c, minBits, s, e, G], k) => {
+      q.ints.set([c, minBits, s, e, G, -1, -1], k * JOB_INTS);
+      q.floats[k * JOB_FLOATS] = scales[r] as number;
+    });
+    runQueue(mod, h.wasmMemory() as { buffer: ArrayBufferLike }, q, mine, helper, helpers);
+    jobs.forEach(([r, c], k) => {
+      lossC[r * C + c] = q.floats[k * JOB_FLOATS + 1] as number;
+      lovaszKernelProfile.sorted += q.ints[k * JOB_INTS + 5] as number;
+      if (q.ints[k * JOB_INTS + 6] === 1) lovaszKernelProfile.helperJobs++;
+    });
+    mark('sort+walk');
+    let loss = 0;
+    for (let i = 0; i < lossC.length; i++) if (!Number.isNaN(lossC[i])) loss += (lossC[i] as number) * (scales[Math.floor(i / C)] as number);
     h.f32(value)[0] = sawNaN ? NaN : loss;
     if (dz) {
       const dzv = h.f32(dz);
@@ -218,6 +215,86 @@ export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorIn
     areas.dispose();
   }
   return dz ? [value, dz] : [value];
+}
+
+/** Valid pixels per image (labels ≠ ignore), as pixelSets takes them. */
+function validPixels(h: Host, labels: TensorInfo, N: number, HW: number, ignore: number): [Int32Array, number, number] {
+  const validPerImage = new Int32Array(N);
+  const y = h.i32(labels);
+  let V = 0;
+  for (let n = 0, j = 0; n < N; n++) {
+    let k = 0;
+    for (const end = j + HW; j < end; j++) if (y[j] !== ignore) k++;
+    validPerImage[n] = k;
+    V += k;
+  }
+  return [validPerImage, N, V];
+}
+
+/**
+ * Run the queue's jobs on this thread and, when it is ready, the helper thread together; then any
+ * job the helper took but did not finish (it failed, or gave no sign within HELPER_TIMEOUT_MS, after
+ * which it is no longer used) on this thread.
+ */
+function runQueue(mod: LovaszModule, memory: { buffer: ArrayBufferLike }, q: JobQueue, mine: JobAreas, helper: Helper | undefined, helpers: JobAreas | undefined): void {
+  if (helper && helpers && q.count > 1) {
+    helper.worker.postMessage({ run: { queue: q, areas: helpers } } satisfies HelperMessage);
+    runJobs(mod.exports, memory, q, mine);
+    if (Atomics.wait(q.ctrl, 1, 0, HELPER_TIMEOUT_MS) === 'timed-out') helper.ready[0] = 0;
+  } else {
+    runJobs(mod.exports, memory, q, mine);
+  }
+  for (let k = 0; k < q.count; k++) {
+    if (q.ints[k * JOB_INTS + 5] !== -1) continue;
+    const one = makeQueue(1, q);
+    one.ints.set(q.ints.subarray(k * JOB_INTS, (k + 1) * JOB_INTS));
+    one.floats[0] = q.floats[k * JOB_FLOATS] as number;
+    runJobs(mod.exports, memory, one, mine);
+    q.ints.set(one.ints.subarray(5, 7), k * JOB_INTS + 5);
+    q.floats[k * JOB_FLOATS + 1] = one.floats[1] as number;
+  }
+}
+
+/** Whether SegLovaszSoftmax sorts on a helper thread where the wasm heap is shared (tests switch it). */
+export const lovaszThreads = { enabled: process.env['SEG_LOVASZ_THREADS'] !== '0' };
+
+/** How long the kernel waits for the helper's share once its own is done, before doing it itself. */
+const HELPER_TIMEOUT_MS = 10_000;
+
+/** The helper thread and its ready flag (set by the worker once its module is instantiated). */
+interface Helper {
+  worker: Worker;
+  ready: Int32Array;
+}
+
+const helpers = new WeakMap<object, Helper | null>();
+
+/**
+ * The helper thread for `h`'s memory once it is ready: only on the threaded build (a shared
+ * memory); started at the first call, which (like any call before it is ready) runs alone.
+ */
+function helperFor(h: Host, mod: LovaszModule): Helper | undefined {
+  const memory = h.wasmMemory() as { buffer: unknown } | undefined;
+  if (!lovaszThreads.enabled || !memory || typeof SharedArrayBuffer === 'undefined' || !(memory.buffer instanceof SharedArrayBuffer)) return undefined;
+  let helper = helpers.get(memory);
+  if (helper === undefined) {
+    helper = startHelper(mod, memory as { buffer: ArrayBufferLike });
+    helpers.set(memory, helper);
+  }
+  return helper && Atomics.load(helper.ready, 0) === 1 ? helper : undefined;
+}
+
+function startHelper(mod: LovaszModule, memory: { buffer: ArrayBufferLike }): Helper | null {
+  try {
+    const ready = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(new URL('./wasm/lovasz_worker.js', import.meta.url));
+    worker.unref();
+    worker.on('error', () => (ready[0] = 0)); // not used again; its unfinished jobs were rerun (runQueue)
+    worker.postMessage({ init: { module: mod.module, memory, ready } } satisfies HelperMessage);
+    return { worker, ready };
+  } catch {
+    return null;
+  }
 }
 
 function kernelInputs(inputs: NamedTensorInfoMap): { probs: TensorInfo; labels: TensorInfo } {

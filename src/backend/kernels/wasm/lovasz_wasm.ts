@@ -767,9 +767,10 @@ const compiled = new Map<string, object>();
 
 /**
  * Instantiate the module on `memory` (tfjs-backend-wasm's WebAssembly.Memory), with the SIMD
- * variants when `simd`; undefined where that fails (e.g. a runtime without wasm SIMD).
+ * variants when `simd`: its exports and the compiled module (which a worker can instantiate on the
+ * same shared memory); undefined where that fails (e.g. a runtime without wasm SIMD).
  */
-export function instantiateLovasz(memory: unknown, simd: boolean): LovaszExports | undefined {
+export function instantiateLovasz(memory: unknown, simd: boolean): { exports: LovaszExports; module: object } | undefined {
   try {
     const shared = typeof SharedArrayBuffer !== 'undefined' && (memory as { buffer: unknown }).buffer instanceof SharedArrayBuffer;
     const key = `${shared}/${simd}`;
@@ -778,7 +779,7 @@ export function instantiateLovasz(memory: unknown, simd: boolean): LovaszExports
       mod = new WA.Module(lovaszModuleBytes(shared, simd));
       compiled.set(key, mod);
     }
-    return new WA.Instance(mod, { env: { memory } }).exports as LovaszExports;
+    return { exports: new WA.Instance(mod, { env: { memory } }).exports as LovaszExports, module: mod };
   } catch {
     // An engine without wasm SIMD (or shared memory): the caller runs the plain path.
     return undefined;
