@@ -164,45 +164,25 @@ export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorIn
     mark('compact');
     const pTv = new Float32Array(buf, pT, C * V);
     const dPv = new Float32Array(buf, dP, C * V);
-    const counts = new Float64Array(buf, countsAt, C);
-    const maxFgP = new Float64Array(buf, maxFgPAt, C);
 
-    // Per (set, class): the classes that need no sort at once, the others as jobs of a queue.
-    const lossC = new Float64Array(ranges.length * C).fill(NaN); // NaN: not counted
-    const scales = new Float64Array(ranges.length);
-    const jobs: Array<[number, number, number, number, number, number]> = []; // set index, class, minFgErrBits, s, e, G
-    for (const [r, [s, e]] of (sawNaN ? [] : ranges).entries()) {
-      counts.fill(0);
-      maxFgP.fill(0);
-      mod.exports.lz_count(lab, pT, V, s, e, countsAt, maxFgPAt);
-      let nClasses = 0;
-      for (let c = 0; c < C; c++) if (a.classes === 'all' || (counts[c] as number) > 0) nClasses++;
-      const scale = (scales[r] = 1 / (nClasses * ranges.length));
-      for (let c = 0; c < C; c++) {
-        const G = counts[c] as number;
-        const base = c * V;
-        if (a.classes === 'present' && G === 0) dPv.fill(0, base + s, base + e);
-        else if (G === 0 || G === e - s) {
-          dPv.fill(0, base + s, base + e); // (lz_build clears the others)
-          lossC[r * C + c] = unsortedClassLoss(c, G, s, e, V, pTv, dPv, scale);
-        } else jobs.push([r, c, f32bits(1 - (maxFgP[c] as number)), s, e, G]);
-      }
-    }
+    const plan = sawNaN ? undefined : planClasses(mod.exports, { V, lab, pT, countsAt, maxFgPAt, buf, pTv, dPv }, ranges, C, a.classes);
     mark('count');
-    const q = makeQueue(jobs.length, { V, lab, pT, dP });
-    jobs.forEach(([r, c, minBits, s, e, G], k) => {
-      q.ints.set([c, minBits, s, e, G, -1, -1], k * JOB_INTS);
-      q.floats[k * JOB_FLOATS] = scales[r] as number;
-    });
-    runQueue(mod, h.wasmMemory() as { buffer: ArrayBufferLike }, q, mine, helper, helpers);
-    jobs.forEach(([r, c], k) => {
-      lossC[r * C + c] = q.floats[k * JOB_FLOATS + 1] as number;
-      lovaszKernelProfile.sorted += q.ints[k * JOB_INTS + 5] as number;
-      if (q.ints[k * JOB_INTS + 6] === 1) lovaszKernelProfile.helperJobs++;
-    });
-    mark('sort+walk');
     let loss = 0;
-    for (let i = 0; i < lossC.length; i++) if (!Number.isNaN(lossC[i])) loss += (lossC[i] as number) * (scales[Math.floor(i / C)] as number);
+    if (plan) {
+      const q = makeQueue(plan.jobs.length, { V, lab, pT, dP });
+      plan.jobs.forEach(([r, c, minBits, s, e, G], k) => {
+        q.ints.set([c, minBits, s, e, G, -1, -1], k * JOB_INTS);
+        q.floats[k * JOB_FLOATS] = plan.scales[r] as number;
+      });
+      runQueue(mod, h.wasmMemory() as { buffer: ArrayBufferLike }, q, mine, helper, helpers);
+      plan.jobs.forEach(([r, c], k) => {
+        plan.lossC[r * C + c] = q.floats[k * JOB_FLOATS + 1] as number;
+        lovaszKernelProfile.sorted += q.ints[k * JOB_INTS + 5] as number;
+        if (q.ints[k * JOB_INTS + 6] === 1) lovaszKernelProfile.helperJobs++;
+      });
+      mark('sort+walk');
+      for (let i = 0; i < plan.lossC.length; i++) if (plan.counted[i]) loss += (plan.lossC[i] as number) * (plan.scales[Math.floor(i / C)] as number);
+    }
     h.f32(value)[0] = sawNaN ? NaN : loss;
     if (dz) {
       const dzv = h.f32(dz);
@@ -215,6 +195,54 @@ export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorIn
     areas.dispose();
   }
   return dz ? [value, dz] : [value];
+}
+
+/** Per (set, class): whether it counts, its loss (once known), each set's scale, the classes to sort. */
+interface ClassPlan {
+  counted: Uint8Array;
+  lossC: Float64Array;
+  scales: Float64Array;
+  /** set index, class, minFgErrBits, s, e, G */
+  jobs: Array<[number, number, number, number, number, number]>;
+}
+
+/**
+ * Count each set's classes, compute at once the classes that need no sort (an absent class under
+ * 'all', a set's only class) and clear dP where a class does not count; the other classes become
+ * jobs.
+ */
+function planClasses(
+  mod: LovaszExports,
+  m: { V: number; lab: number; pT: number; countsAt: number; maxFgPAt: number; buf: ArrayBufferLike; pTv: Float32Array; dPv: Float32Array },
+  ranges: ReadonlyArray<[number, number]>,
+  C: number,
+  classes: LovaszSoftmaxAttrs['classes'],
+): ClassPlan {
+  const plan: ClassPlan = { counted: new Uint8Array(ranges.length * C), lossC: new Float64Array(ranges.length * C), scales: new Float64Array(ranges.length), jobs: [] };
+  const counts = new Float64Array(m.buf, m.countsAt, C);
+  const maxFgP = new Float64Array(m.buf, m.maxFgPAt, C);
+  for (const [r, [s, e]] of ranges.entries()) {
+    counts.fill(0);
+    maxFgP.fill(0);
+    mod.lz_count(m.lab, m.pT, m.V, s, e, m.countsAt, m.maxFgPAt);
+    let nClasses = 0;
+    for (let c = 0; c < C; c++) if (classes === 'all' || (counts[c] as number) > 0) nClasses++;
+    const scale = (plan.scales[r] = 1 / (nClasses * ranges.length));
+    for (let c = 0; c < C; c++) {
+      const G = counts[c] as number;
+      const base = c * m.V;
+      if (classes === 'present' && G === 0) {
+        m.dPv.fill(0, base + s, base + e);
+        continue;
+      }
+      plan.counted[r * C + c] = 1;
+      if (G === 0 || G === e - s) {
+        m.dPv.fill(0, base + s, base + e); // (lz_build clears the others)
+        plan.lossC[r * C + c] = unsortedClassLoss(c, G, s, e, m.V, m.pTv, m.dPv, scale);
+      } else plan.jobs.push([r, c, f32bits(1 - (maxFgP[c] as number)), s, e, G]);
+    }
+  }
+  return plan;
 }
 
 /** Valid pixels per image (labels ≠ ignore), as pixelSets takes them. */
