@@ -40,7 +40,7 @@ export function lovaszSoftmaxCore(logits: tf.Tensor4D, labels: PreparedLabels, o
   return withPrecomputedGradient(logits, (recording) => {
     if (tf.getKernel(LOVASZ_SOFTMAX_KERNEL, tf.getBackend()) !== undefined) {
       const attrs = { ignoreIndex: labels.ignoreIndex, perImage: options.perImage, classes: options.classes, gradient: recording };
-      const out = tf.engine().runKernel(LOVASZ_SOFTMAX_KERNEL, { probs: tf.softmax(logits), labels: labels.tensor }, attrs) as tf.Tensor[];
+      const out = tf.engine().runKernel(LOVASZ_SOFTMAX_KERNEL, { logits, labels: labels.tensor }, attrs) as tf.Tensor[];
       const value = (out[0] as tf.Tensor).dataSync()[0] as number;
       const grad = out[1];
       return grad === undefined ? { value } : { value, gradient: () => grad };

@@ -10,7 +10,9 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -91,6 +93,41 @@ bool hasFastGemm();
 // Softmax over the last dimension.
 at::Tensor softmaxLast(const at::Tensor& x);
 
+// e^x for x ≤ 0 (a softmax's shifted logits), within 2 ulp of std::exp above e^-87 and e^-87 below
+// (a probability of 1e-38 instead of a smaller one): Cephes' expf, range reduction by rounding
+// x·log2(e) with the 1.5·2²³ trick and the exponent written into the bits. No calls and no
+// branches, so GCC vectorises a softmax row at the baseline ISA (std::exp is a libm call per
+// element: 20 of the 25 ms of a 2×512²×21 softmax).
+inline float expNonPositive(float x) {
+  x = std::max(x, -87.0f);
+  const float n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;  // round(x·log2 e)
+  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;  // x − n·ln 2 in two parts
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;  // 2^n, n in [-126, 0]
+  float scale;
+  std::memcpy(&scale, &bits, 4);
+  return p * scale;
+}
+
+// One softmax row of D values: softmaxLast's, and the Lovász kernel's, so that both give the same bits.
+inline void softmaxRow(const float* x, float* y, int64_t D) {
+  float mx = x[0];
+  for (int64_t j = 1; j < D; j++) mx = std::max(mx, x[j]);
+  float sum = 0.f;
+  for (int64_t j = 0; j < D; j++) {
+    y[j] = expNonPositive(x[j] - mx);
+    sum += y[j];
+  }
+  const float inv = 1.f / sum;
+  for (int64_t j = 0; j < D; j++) y[j] *= inv;
+}
+
 // act: 0 none, 1 relu, 2 relu6. x [..., C]; returns y, mean, variance (biased).
 std::vector<at::Tensor> bnActForward(const at::Tensor& x, const at::Tensor& gamma, const at::Tensor& beta, int act, double eps);
 // returns dx, dgamma, dbeta.
@@ -105,9 +142,9 @@ struct OptimizerAttrs {
 std::vector<at::Tensor> optimizerStep(const at::Tensor& w, const at::Tensor& g, const at::Tensor& m, const at::Tensor* v,
                                       const OptimizerAttrs& a);
 
-// SegLovaszSoftmax (lovasz.cc): probs [N,H,W,C] float32, labels [N,H,W] int32; returns the loss (a
+// SegLovaszSoftmax (lovasz.cc): logits [N,H,W,C] float32, labels [N,H,W] int32; returns the loss (a
 // float32 scalar) and, with gradient, d loss / d logits [N,H,W,C].
-std::vector<at::Tensor> lovaszSoftmax(const at::Tensor& probs, const at::Tensor& labels, int64_t ignore, bool perImage,
+std::vector<at::Tensor> lovaszSoftmax(const at::Tensor& logits, const at::Tensor& labels, int64_t ignore, bool perImage,
                                       bool allClasses, bool gradient);
 
 }  // namespace segtorch

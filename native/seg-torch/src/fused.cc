@@ -342,28 +342,6 @@ std::vector<at::Tensor> optimizerStep(const at::Tensor& w, const at::Tensor& g, 
   return {wo, mo};
 }
 
-// e^x for x ≤ 0 (a softmax's shifted logits), within 2 ulp of std::exp above e^-87 and e^-87 below
-// (a probability of 1e-38 instead of a smaller one): Cephes' expf, range reduction by rounding
-// x·log2(e) with the 1.5·2²³ trick and the exponent written into the bits. No calls and no
-// branches, so GCC vectorises the softmax's loop at the baseline ISA (std::exp is a libm call per
-// element: 20 of the 25 ms of a 2×512²×21 softmax).
-inline float expNonPositive(float x) {
-  x = std::max(x, -87.0f);
-  const float n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;  // round(x·log2 e)
-  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;  // x − n·ln 2 in two parts
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;  // 2^n, n in [-126, 0]
-  float scale;
-  std::memcpy(&scale, &bits, 4);
-  return p * scale;
-}
-
 at::Tensor softmaxLast(const at::Tensor& x0) {
   at::Tensor x = x0.contiguous();
   const int64_t D = x.dim() == 0 ? 1 : x.size(-1);
@@ -372,19 +350,7 @@ at::Tensor softmaxLast(const at::Tensor& x0) {
   const float* xp = x.data_ptr<float>();
   float* yp = y.data_ptr<float>();
   at::parallel_for(0, rows, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(D, 1)), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++) {
-      const float* p = xp + r * D;
-      float* q = yp + r * D;
-      float mx = p[0];
-      for (int64_t j = 1; j < D; j++) mx = std::max(mx, p[j]);
-      float sum = 0.f;
-      for (int64_t j = 0; j < D; j++) {
-        q[j] = expNonPositive(p[j] - mx);
-        sum += q[j];
-      }
-      const float inv = 1.f / sum;
-      for (int64_t j = 0; j < D; j++) q[j] *= inv;
-    }
+    for (int64_t r = r0; r < r1; r++) softmaxRow(xp + r * D, yp + r * D, D);
   });
   return y;
 }

@@ -4,11 +4,13 @@
 // order, the same float64 arithmetic in the same order, so the results are bit-identical).
 //
 // Passes, each parallel with at::parallel_for:
-//   compact   the valid pixels' probabilities class-major (pT [C, V]) and their labels (lab [V])
+//   compact   the valid pixels' softmax probabilities (softmaxRow, as the torch backend's Softmax)
+//             class-major (pT [C, V]) and their labels (lab [V])
 //   count     per set, the pixels of each class and each class's largest probability on them
 //   classes   one task per (set, class), handed out largest set first: candidates (err > 0, and not
-//             a background pixel after the last foreground one), a stable LSD radix sort by
-//             decreasing error, one walk for loss_c and scale · d loss_c / d p_c (dP [C, V])
+//             a background pixel after the last foreground one), sorted by decreasing error (stable:
+//             a most-significant-digit pass into buckets, each sorted in cache and walked at once),
+//             the walk giving loss_c and scale · d loss_c / d p_c (dP [C, V])
 //   backward  dz = p ⊙ (dP − Σ_c dP_c p_c), NHWC, 0 at ignored pixels
 // The classes' losses are added in the reference's order after the parallel pass.
 //
@@ -239,8 +241,9 @@ struct Compacted {
   bool sawNaN = false;  // a NaN probability of class 0 (a NaN logit makes its whole pixel NaN)
 };
 
-// Valid pixels per image (labels checked), then their probabilities copied class-major, in parallel per image.
-Compacted compact(const float* probs, const int32_t* y, int64_t N, int64_t HW, int64_t C, int64_t ignore) {
+// Valid pixels per image (labels checked), then their softmax probabilities (softmaxRow) written
+// class-major, in parallel per image.
+Compacted compact(const float* logits, const int32_t* y, int64_t N, int64_t HW, int64_t C, int64_t ignore) {
   Compacted k;
   k.validPerImage.assign(N, 0);
   at::parallel_for(0, N, 1, [&](int64_t n0, int64_t n1) {
@@ -268,11 +271,12 @@ Compacted compact(const float* probs, const int32_t* y, int64_t N, int64_t HW, i
   std::atomic<bool> nan{false};
   at::parallel_for(0, N, 1, [&](int64_t n0, int64_t n1) {
     bool sawNaN = false;
+    std::vector<float> q(C);
     for (int64_t n = n0; n < n1; n++) {
       for (int64_t j = n * HW, v = start[n]; j < (n + 1) * HW; j++) {
         const int32_t l = y[j];
         if (l == ignore) continue;
-        const float* q = probs + j * C;
+        softmaxRow(logits + j * C, q.data(), C);
         for (int64_t c = 0; c < C; c++) pT[c * V + v] = q[c];
         sawNaN |= std::isnan(q[0]);
         lab[v] = static_cast<uint16_t>(l);
@@ -383,19 +387,19 @@ std::vector<at::Tensor> results(at::Tensor value, at::Tensor dz) {
 
 }  // namespace
 
-std::vector<at::Tensor> lovaszSoftmax(const at::Tensor& probs0, const at::Tensor& labels0, int64_t ignore, bool perImage,
+std::vector<at::Tensor> lovaszSoftmax(const at::Tensor& logits0, const at::Tensor& labels0, int64_t ignore, bool perImage,
                                       bool allClasses, bool gradient) {
-  if (probs0.scalar_type() != at::kFloat || labels0.scalar_type() != at::kInt || probs0.dim() != 4 || labels0.dim() != 3)
-    throw Error("seg-torch: lovaszSoftmax expects float32 probs [N, H, W, C] and int32 labels [N, H, W]");
-  const at::Tensor probs = probs0.contiguous(), labels = labels0.contiguous();
-  const int64_t N = probs.size(0), HW = probs.size(1) * probs.size(2), C = probs.size(3);
-  if (labels.numel() != N * HW) throw Error("seg-torch: lovaszSoftmax: labels do not match the probabilities' [N, H, W]");
+  if (logits0.scalar_type() != at::kFloat || labels0.scalar_type() != at::kInt || logits0.dim() != 4 || labels0.dim() != 3)
+    throw Error("seg-torch: lovaszSoftmax expects float32 logits [N, H, W, C] and int32 labels [N, H, W]");
+  const at::Tensor logits = logits0.contiguous(), labels = labels0.contiguous();
+  const int64_t N = logits.size(0), HW = logits.size(1) * logits.size(2), C = logits.size(3);
+  if (labels.numel() != N * HW) throw Error("seg-torch: lovaszSoftmax: labels do not match the logits' [N, H, W]");
   if (C > 65535) throw Error("seg-torch: lovaszSoftmax: at most 65535 classes");
   const int32_t* y = labels.data_ptr<int32_t>();
   at::Tensor value = at::empty({}, at::kFloat), dz;
-  if (gradient) dz = at::empty(probs.sizes(), at::kFloat);
+  if (gradient) dz = at::empty(logits.sizes(), at::kFloat);
 
-  const Compacted k = compact(probs.data_ptr<float>(), y, N, HW, C, ignore);
+  const Compacted k = compact(logits.data_ptr<float>(), y, N, HW, C, ignore);
   if (k.V == 0 || k.sawNaN) {
     const float v = k.V == 0 ? 0.f : std::numeric_limits<float>::quiet_NaN();
     value.fill_(v);

@@ -1,7 +1,8 @@
 /**
  * SegLovaszSoftmax: the Lovász-Softmax loss and its gradient in one kernel, on the wasm heap.
  *
- *   inputs  probs   float32 [N, H, W, C]  softmax probabilities (the caller's tf.softmax(logits))
+ *   inputs  logits  float32 [N, H, W, C]  (the softmax over channels is the backend's Softmax
+ *                                          kernel here, as tf.softmax runs it for the reference)
  *           labels  int32   [N, H, W]     class indices or ignoreIndex (checked by the caller)
  *   attrs   ignoreIndex (number), perImage (bool), classes ('present' | 'all'), gradient (bool)
  *   outputs [loss] or, with gradient, [loss, d loss / d logits]: a float32 scalar and float32
@@ -119,7 +120,7 @@ function checkInputs(probs: TensorInfo, labels: TensorInfo): void {
   }
 }
 
-/** The kernel body (tensors on the wasm backend's memory). */
+/** The kernel body, from the probabilities (tensors on the wasm backend's memory). */
 export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorInfo, a: LovaszSoftmaxAttrs): TensorInfo[] {
   const mod = lovaszModuleFor(h);
   if (!mod) throw new Error(`${LOVASZ_SOFTMAX_KERNEL}: needs tensors on a wasm memory (the wasm backend)`);
@@ -325,11 +326,11 @@ function startHelper(mod: LovaszModule, memory: { buffer: ArrayBufferLike }): He
   }
 }
 
-function kernelInputs(inputs: NamedTensorInfoMap): { probs: TensorInfo; labels: TensorInfo } {
-  const probs = inputs['probs'];
+function kernelInputs(inputs: NamedTensorInfoMap): { logits: TensorInfo; labels: TensorInfo } {
+  const logits = inputs['logits'];
   const labels = inputs['labels'];
-  if (!probs || !labels) throw new Error(`${LOVASZ_SOFTMAX_KERNEL}: inputs probs and labels are required`);
-  return { probs, labels };
+  if (!logits || !labels) throw new Error(`${LOVASZ_SOFTMAX_KERNEL}: inputs logits and labels are required`);
+  return { logits, labels };
 }
 
 /** Register SegLovaszSoftmax for the wasm backend, in place on its heap (idempotent). */
@@ -339,8 +340,14 @@ export function registerLovaszSoftmaxKernel(): void {
     kernelName: LOVASZ_SOFTMAX_KERNEL,
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend, attrs }) => {
-      const { probs, labels } = kernelInputs(inputs);
-      return lovaszSoftmaxKernel(hostFor(backend), probs, labels, attrs as unknown as LovaszSoftmaxAttrs);
+      const { logits, labels } = kernelInputs(inputs);
+      const h = hostFor(backend);
+      const probs = h.run('Softmax', { logits }, { dim: logits.shape.length - 1 }); // as tf.softmax calls it
+      try {
+        return lovaszSoftmaxKernel(h, probs, labels, attrs as unknown as LovaszSoftmaxAttrs);
+      } finally {
+        h.dispose(probs);
+      }
     },
   });
 }

@@ -50,10 +50,11 @@ export interface TorchAddon {
   /** One Adam/SGD update; attrs = [adam ? 1 : 0, lr, beta1, beta2, epsilon, bc1, bc2, weightDecay]: [w, m(, v)]. */
   optimizerStep(w: TensorRef, wShape: number[], g: TensorRef, gShape: number[], m: TensorRef, mShape: number[], v: TensorRef | null, vShape: number[] | null, attrs: number[]): number[];
   /**
-   * SegLovaszSoftmax (src/backend/kernels/lovasz.ts): the loss of probabilities [N, H, W, C] against
-   * int32 labels [N, H, W], and with `gradient` d loss / d logits: [loss] or [loss, dz].
+   * SegLovaszSoftmax (src/backend/kernels/lovasz.ts): the loss of logits [N, H, W, C] (softmax
+   * fused into the kernel, the same as `softmax`'s) against int32 labels [N, H, W], and with
+   * `gradient` d loss / d logits: [loss] or [loss, dz].
    */
-  lovaszSoftmax(probs: TensorRef, pShape: number[], labels: TensorRef, lShape: number[], ignoreIndex: number, perImage: boolean, allClasses: boolean, gradient: boolean): number[];
+  lovaszSoftmax(logits: TensorRef, logitsShape: number[], labels: TensorRef, labelsShape: number[], ignoreIndex: number, perImage: boolean, allClasses: boolean, gradient: boolean): number[];
   binary(op: number, a: TensorRef, aShape: number[], b: TensorRef, bShape: number[]): number;
   unary(op: number, x: TensorRef, xShape: number[], alpha: number): number;
   cast(x: TensorRef, xShape: number[], dtype: number): number;

@@ -167,11 +167,11 @@ const optimizerStep: NativeKernel = (b, inputs, attrs) => {
 };
 
 const lovaszSoftmax: NativeKernel = (b, inputs, attrs) => {
-  const probs = need(inputs, 'probs');
+  const logits = need(inputs, 'logits');
   const labels = need(inputs, 'labels');
   const a = attrs as unknown as LovaszSoftmaxAttrs;
-  const ids = b.addon.lovaszSoftmax(b.ref(probs), probs.shape, b.ref(labels), labels.shape, a.ignoreIndex, a.perImage, a.classes === 'all', a.gradient);
-  return [b.fromNative(ids[0]!, [], 'float32'), ...(a.gradient ? [b.fromNative(ids[1]!, [...probs.shape], 'float32')] : [])];
+  const ids = b.addon.lovaszSoftmax(b.ref(logits), logits.shape, b.ref(labels), labels.shape, a.ignoreIndex, a.perImage, a.classes === 'all', a.gradient);
+  return [b.fromNative(ids[0]!, [], 'float32'), ...(a.gradient ? [b.fromNative(ids[1]!, [...logits.shape], 'float32')] : [])];
 };
 
 // ---------------------------------------------------------------------------------------------
