@@ -116,13 +116,15 @@ export function buildDecoder(store: VariableStore, cin: number, lowLevelChannels
   return {
     outChannels: o.filters,
     apply(ops, x, lowLevel, ctx) {
-      // nested blocks: the merge's parts end with the merge, the merge with conv1
       const merge = () => {
         const sc = shortcut(ops, lowLevel, ctx);
         const [, h, w] = ops.shape(sc);
         return ops.concat([ops.resizeBilinear(x, [h, w]), sc]);
       };
-      return ops.block(() => conv2(ops, ops.block(() => conv1(ops, ops.block(merge), ctx)), ctx));
+      return ops.block(() => {
+        const y = ops.block(() => conv1(ops, ops.block(merge), ctx)); // the merge's parts end with the merge, the merge with conv1
+        return conv2(ops, y, ctx); // conv1's output ends with conv2
+      });
     },
   };
 }

@@ -52,6 +52,12 @@ Cache& cache() {
   return *c;
 }
 
+// A large block of n bytes goes to a tensor (under c.mu).
+void handOut(Cache& c, size_t n) {
+  c.liveBytes += n;
+  c.peakLiveBytes = std::max(c.peakLiveBytes, c.liveBytes);
+}
+
 void evictOldest(Cache& c) {
   void* p = c.order.front();
   const size_t n = c.sizes.at(p);
@@ -101,13 +107,11 @@ struct CachingAllocator final : c10::Allocator {
       auto it = c.bySize.lower_bound(n);
       if (it != c.bySize.end() && it->first <= n + n / 2) {
         void* p = *it->second;
-        const size_t it_n = it->first;
         c.cachedBytes -= it->first;
+        handOut(c, it->first);
         c.order.erase(it->second);
         c.bySize.erase(it);
         c.stats.hits++;
-        c.liveBytes += it_n;
-        c.peakLiveBytes = std::max(c.peakLiveBytes, c.liveBytes);
         return {p, p, &freeBlock, c10::Device(c10::DeviceType::CPU)};
       }
       c.stats.misses++;
@@ -115,8 +119,7 @@ struct CachingAllocator final : c10::Allocator {
     void* p = c10::alloc_cpu(n);  // outside the lock: may take a while (page faults)
     std::lock_guard<std::mutex> lock(c.mu);
     c.sizes[p] = n;
-    c.liveBytes += n;
-    c.peakLiveBytes = std::max(c.peakLiveBytes, c.liveBytes);
+    handOut(c, n);
     return {p, p, &freeBlock, c10::Device(c10::DeviceType::CPU)};
   }
 

@@ -128,8 +128,8 @@ export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorIn
   const backward = mod.exports.lz_backward_simd ?? mod.exports.lz_backward;
   const [N, H, W, C] = probs.shape as [number, number, number, number];
   const P = N * H * W;
-  const ranges = pixelSets(...validPixels(h, labels, N, H * W, a.ignoreIndex), a.perImage);
-  const V = ranges.length === 0 ? 0 : (ranges[ranges.length - 1] as [number, number])[1];
+  const { validPerImage, V } = validPixels(h, labels, N, H * W, a.ignoreIndex);
+  const ranges = pixelSets(validPerImage, N, V, a.perImage);
   let maxLen = 0;
   for (const [s, e] of ranges) maxLen = Math.max(maxLen, e - s);
   const helper = helperFor(h, mod);
@@ -145,7 +145,7 @@ export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorIn
     const vIndex = V < P ? areas.alloc(4 * V) : 0;
     const sortAreas = (thread: number): JobAreas => ({ A: areas.alloc(8 * maxLen), B: areas.alloc(8 * maxLen), hist: areas.alloc(4 * HIST_SLOTS), out: areas.alloc(16), thread });
     const mine = sortAreas(0);
-    const helpers = helper ? sortAreas(1) : undefined;
+    const helperAreas = helper ? sortAreas(1) : undefined;
     const stats = areas.alloc(8 * (2 * C + 4));
     const dot = areas.alloc(8 * BACKWARD_BLOCK);
     const countsAt = stats;
@@ -175,7 +175,7 @@ export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorIn
         q.ints.set([c, minBits, s, e, G, -1, -1], k * JOB_INTS);
         q.floats[k * JOB_FLOATS] = plan.scales[r] as number;
       });
-      runQueue(mod, h.wasmMemory() as { buffer: ArrayBufferLike }, q, mine, helper, helpers);
+      runQueue(mod, h.wasmMemory() as { buffer: ArrayBufferLike }, q, mine, helper, helperAreas);
       plan.jobs.forEach(([r, c], k) => {
         plan.lossC[r * C + c] = q.floats[k * JOB_FLOATS + 1] as number;
         lovaszKernelProfile.sorted += q.ints[k * JOB_INTS + 5] as number;
@@ -246,8 +246,8 @@ function planClasses(
   return plan;
 }
 
-/** Valid pixels per image (labels ≠ ignore), as pixelSets takes them. */
-function validPixels(h: Host, labels: TensorInfo, N: number, HW: number, ignore: number): [Int32Array, number, number] {
+/** Valid pixels (labels ≠ ignore) per image, and in all. */
+function validPixels(h: Host, labels: TensorInfo, N: number, HW: number, ignore: number): { validPerImage: Int32Array; V: number } {
   const validPerImage = new Int32Array(N);
   const y = h.i32(labels);
   let V = 0;
@@ -257,7 +257,7 @@ function validPixels(h: Host, labels: TensorInfo, N: number, HW: number, ignore:
     validPerImage[n] = k;
     V += k;
   }
-  return [validPerImage, N, V];
+  return { validPerImage, V };
 }
 
 /**
@@ -265,9 +265,9 @@ function validPixels(h: Host, labels: TensorInfo, N: number, HW: number, ignore:
  * job the helper took but did not finish (it failed, or gave no sign within HELPER_TIMEOUT_MS, after
  * which it is no longer used) on this thread.
  */
-function runQueue(mod: LovaszModule, memory: { buffer: ArrayBufferLike }, q: JobQueue, mine: JobAreas, helper: Helper | undefined, helpers: JobAreas | undefined): void {
-  if (helper && helpers && q.count > 1) {
-    helper.worker.postMessage({ run: { queue: q, areas: helpers } } satisfies HelperMessage);
+function runQueue(mod: LovaszModule, memory: { buffer: ArrayBufferLike }, q: JobQueue, mine: JobAreas, helper: Helper | undefined, helperAreas: JobAreas | undefined): void {
+  if (helper && helperAreas && q.count > 1) {
+    helper.worker.postMessage({ run: { queue: q, areas: helperAreas } } satisfies HelperMessage);
     runJobs(mod.exports, memory, q, mine);
     if (Atomics.wait(q.ctrl, 1, 0, HELPER_TIMEOUT_MS) === 'timed-out') helper.ready[0] = 0;
   } else {
