@@ -205,3 +205,36 @@ describe('fusedOps inference (batch norm folded into the convolution) vs referen
     });
   }
 });
+
+describe('fusedOps.resizeBilinear (the backend kernels, seg ResizeBilinearGrad) vs referenceOps (interpolation matrices)', () => {
+  const cases: Array<{ from: [number, number]; to: [number, number]; c: number }> = [
+    { from: [4, 4], to: [16, 16], c: 5 },
+    { from: [5, 7], to: [17, 9], c: 3 },
+    { from: [12, 10], to: [5, 4], c: 2 },
+    { from: [1, 1], to: [6, 3], c: 4 },
+    { from: [6, 6], to: [6, 6], c: 2 },
+  ];
+  for (const c of cases) {
+    test(`${c.from.join('x')} → ${c.to.join('x')}, ${c.c} channels: values and gradient`, () => {
+      const rng = new Rng(11);
+      const x = rand(rng, [2, ...c.from, c.c]);
+      const r = rand(rng, [2, ...c.to, c.c]);
+      const run = (ops: Partial<typeof referenceOps>): Arr[] => {
+        const out = tf.tidy(() => {
+          const f = (xx: tf.Tensor) => ops.resizeBilinear!(xx as tf.Tensor4D, c.to);
+          return [f(t(x)), tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(f(xx), t(r))))(t(x))];
+        });
+        const res = out.map(arr);
+        tf.dispose(out);
+        return res;
+      };
+      const n0 = tf.memory().numTensors;
+      const [refY, refD] = run(referenceOps) as [Arr, Arr];
+      const [y, d] = run(fusedOps) as [Arr, Arr];
+      assert.equal(tf.memory().numTensors, n0, 'tensors leaked');
+      assert.deepEqual(y.shape, refY.shape);
+      assert.ok(relErr(y, refY) <= TOL, `values ${relErr(y, refY)}`);
+      assert.ok(relErr(d, refD) <= TOL, `gradient ${relErr(d, refD)}`);
+    });
+  }
+});

@@ -112,3 +112,37 @@ function runMultiOut(name: string, inputs: Record<string, Arr>, attrs: tf.NamedA
   assert.equal(be.numDataIds(), n0, 'leaked data');
   return res;
 }
+
+/** aᵀ·b in float64, the reference for the filter-gradient GEMM. */
+function matMulTNRef(a: Arr, b: Arr): Arr {
+  const [R, P] = a.shape as [number, number];
+  const Q = b.shape[1] as number;
+  const out = new Float64Array(P * Q);
+  for (let r = 0; r < R; r++) {
+    for (let p = 0; p < P; p++) {
+      const av = a.data[r * P + p] as number;
+      for (let q = 0; q < Q; q++) out[p * Q + q] = (out[p * Q + q] as number) + av * (b.data[r * Q + q] as number);
+    }
+  }
+  return { shape: [P, Q], data: Float32Array.from(out) };
+}
+
+describe('filter-gradient GEMM (gemmtn) equals float64 aᵀ·b', () => {
+  // rows not a multiple of GEMM_MC (and fewer than one pass), K not a multiple of 4, columns not a
+  // multiple of 8, one column part and two (R·K·Q ≥ 2²⁰, Q ≥ 16)
+  const cases: Array<[number, number, number]> = [[7, 3, 5], [300, 13, 21], [513, 305, 8], [600, 70, 37], [1030, 4, 256], [257, 96, 16]];
+  for (const [R, P, Q] of cases) {
+    test(`[${R}, ${P}]ᵀ · [${R}, ${Q}]`, () => {
+      const rng = new Rng(R + P + Q);
+      const a = rand(rng, [R, P]);
+      const b = rand(rng, [R, Q]);
+      const ref = matMulTNRef(a, b);
+      const x = { ...a, shape: [1, 1, R, P] };
+      const dy = { ...b, shape: [1, 1, R, Q] };
+      const attrs = { strides: [1, 1], pad: 'valid', dilations: [1, 1], filterShape: [1, 1, P, Q] };
+      const r = both(() => runKernel('wasm', registered('Conv2DBackpropFilter', 'wasm'), { x, dy }, attrs));
+      assert.ok(relErr({ ...r.simd, shape: [P, Q] }, ref) <= 1e-5, `SIMD GEMM ${relErr({ ...r.simd, shape: [P, Q] }, ref)}`);
+      assert.ok(relErr({ ...r.js, shape: [P, Q] }, ref) <= 1e-5, `XNNPACK path ${relErr({ ...r.js, shape: [P, Q] }, ref)}`);
+    });
+  }
+});

@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend/index.js';
 import { registerTrainingKernels } from '../../src/backend/kernels/index.js';
 import { hostFor } from '../../src/backend/kernels/host.js';
+import { poolSettings, poolStats } from '../../src/backend/kernels/wasm/pool.js';
 import { simdFor } from '../../src/backend/kernels/wasm/runtime.js';
 import { useThreadedWasm, wasmThreads } from '../../src/backend/kernels/wasm/threads.js';
 import { DENSE_CASES, DEPTHWISE_CASES, RESIZE_CASES } from './cases.js';
@@ -66,6 +67,27 @@ test('threaded build: a matMul large enough to be split across threads is right'
   }
   assert.ok(worst < 1e-3, `max error ${worst}`);
   tf.dispose([a, b]);
+});
+
+test('threaded build: the filter-gradient GEMM runs its column parts on the helper thread too, with the same bits', async () => {
+  const x = tf.randomNormal([1, 24, 25, 70], 0, 1, 'float32', 3);
+  const dy = tf.randomNormal([1, 24, 25, 37], 0, 1, 'float32', 4);
+  const filterGrad = () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [1, 1], pad: 'valid', filterShape: [1, 1, 70, 37] }) as tf.Tensor;
+  poolSettings.enabled = false;
+  const alone = filterGrad();
+  poolSettings.enabled = true;
+  // the helper starts with the first call and takes parts once it is ready
+  const before = poolStats.helperParts;
+  const deadline = Date.now() + 5000;
+  let shared = filterGrad();
+  while (poolStats.helperParts === before && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    shared.dispose();
+    shared = filterGrad();
+  }
+  assert.ok(poolStats.helperParts > before, 'the helper ran no part within 5 s');
+  assert.deepEqual(Array.from(shared.dataSync()), Array.from(alone.dataSync()));
+  tf.dispose([x, dy, alone, shared]);
 });
 
 test('a program on the threaded build exits by itself (the pthread workers do not keep Node alive)', () => {

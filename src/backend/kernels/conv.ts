@@ -17,12 +17,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { type Host, reshaped } from './host.js';
+import { runParts, splitRows } from './wasm/pool.js';
+import { Scratch, simdFor } from './wasm/runtime.js';
+import { GEMM_MC, type SimdExports } from './wasm/simd.js';
 
-/** Tuning knobs (tests lower `im2colLimit` to exercise the chunked path). */
+/** Tuning knobs (tests lower `im2colLimit` to exercise the chunked path, and switch the GEMM). */
 export const convTuning = {
   /** Above this many elements an im2col/col2im buffer is built and consumed in row chunks. */
   im2colLimit: 1 << 22,
+  /** Whether wasm's filter gradients run on seg's own GEMM (gemmtn) rather than XNNPACK's. */
+  simdGemm: process.env['SEG_WASM_GEMM'] !== '0',
 };
+
+/** Multiply-adds from which gemmtn's columns are split into two parts (wasm/pool.ts). */
+const GEMM_SPLIT_MACS = 1 << 20;
 
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
 type Pair = number | [number, number];
@@ -147,10 +155,40 @@ function col2im(g: ConvGeometry, gv: Float32Array, dxv: Float32Array, m0: number
   }
 }
 
+/**
+ * aᵀ·b on seg's GEMM (simd.ts gemmtn), which packs both operands itself in row passes: XNNPACK's
+ * GEMM would need one of these activation-sized operands transposed and then packed afresh (a
+ * gather of several ns per element). The output columns are split in two parts for two threads.
+ */
+function matMulTNSimd(h: Host, k: SimdExports, a: TensorInfo, b: TensorInfo): TensorInfo {
+  const [R, P] = a.shape as [number, number];
+  const Q = (b.shape as [number, number])[1];
+  const out = h.alloc([P, Q]);
+  const cols = splitRows(Q, Q >= 16 && R * P * Q >= GEMM_SPLIT_MACS ? 2 : 1, 8);
+  const apFloats = 4 * Math.ceil(P / 4) * GEMM_MC;
+  const sizes = cols.map(([n0, n1]) => apFloats + 8 * Math.ceil((n1 - n0) / 8) * GEMM_MC + 32);
+  const s = new Scratch(h, sizes.reduce((x, y) => x + y, 0));
+  try {
+    let base = 0;
+    const parts = cols.map(([n0, n1], p) => {
+      const at = base;
+      base += sizes[p]!;
+      const bp = at + apFloats;
+      return { fn: 'gemmtn', args: [h.ptr(a), h.ptr(b), h.ptr(out), R, P, Q, n0, n1, s.addr(at), s.addr(bp), s.addr(at + sizes[p]! - 32)] };
+    });
+    runParts(h, k, parts);
+  } finally {
+    s.dispose();
+  }
+  return out;
+}
+
 /** aᵀ·b for a [R, P], b [R, Q] → [P, Q], through the backend's untransposed GEMM where that is fast. */
 export function matMulTN(h: Host, a: TensorInfo, b: TensorInfo): TensorInfo {
   const [R, P] = a.shape as [number, number];
   const Q = (b.shape as [number, number])[1];
+  const k = convTuning.simdGemm ? simdFor(h) : undefined;
+  if (k) return matMulTNSimd(h, k, a, b);
   if (h.name !== 'wasm') {
     return reshaped(h.run('BatchMatMul', { a: reshaped(a, [1, R, P]), b: reshaped(b, [1, R, Q]) }, { transposeA: true, transposeB: false }), [P, Q]);
   }

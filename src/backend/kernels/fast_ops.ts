@@ -11,6 +11,10 @@
  *                                call with bias and activation (XNNPACK) instead of conv, Multiply,
  *                                Add and the activation; elsewhere conv, Add, activation. Group
  *                                norm, and backends without seg's kernels: the reference op.
+ *   resizeBilinear              tf.image.resizeBilinear (half-pixel) with its own gradient, which
+ *                                on these backends is seg's exact-adjoint ResizeBilinearGrad
+ *                                (resize.ts; the addon's on torch), instead of the reference's
+ *                                interpolation-matrix products (dense, so 16–32× the work).
  *
  * registerTrainingKernels('wasm') installs them (installFusedOps), so `seg train` on wasm uses them.
  */
@@ -92,8 +96,22 @@ function depthwiseBnAct(x: tf.Tensor4D, p: ConvNormParams, o: ConvNormActOptions
   return tf.tidy(() => bnActTrain(depthwiseConv(x, p.kernel, o.stride ?? 1, o.dilation ?? 1), norm, o));
 }
 
+/** Whether the active backend's ResizeBilinearGrad is seg's exact adjoint (tfjs's own ignores halfPixelCenters). */
+function exactResizeGrad(): boolean {
+  const backend = tf.getBackend();
+  return backend === 'torch' || hasTrainingKernels(backend);
+}
+
+function resizeBilinear(x: tf.Tensor4D, size: readonly [number, number]): tf.Tensor4D {
+  const [, h, w] = x.shape;
+  const [oh, ow] = size;
+  const plain = Number.isInteger(oh) && Number.isInteger(ow) && oh > 0 && ow > 0 && (oh !== h || ow !== w);
+  if (!plain || !exactResizeGrad()) return referenceOps.resizeBilinear(x, size); // it validates the size, and clones at the same size
+  return tf.image.resizeBilinear(x, [oh, ow], false, true);
+}
+
 /** The ops seg's kernels make faster (needs registerTrainingKernels for the active backend). */
-export const fusedOps: Readonly<Partial<OpSet<tf.Tensor4D>>> = Object.freeze({ convBnAct, depthwiseBnAct });
+export const fusedOps: Readonly<Partial<OpSet<tf.Tensor4D>>> = Object.freeze({ convBnAct, depthwiseBnAct, resizeBilinear });
 
 /** Make the model use `fusedOps`; returns the function that restores the previous op set. */
 export function installFusedOps(): () => void {

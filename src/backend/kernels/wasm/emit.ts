@@ -106,6 +106,8 @@ export const loadF64 = (addr: Code, offset = 0): Code => [...addr, 0x2b, ...mema
 export const storeF64 = (addr: Code, v: Code, offset = 0): Code => [...addr, ...v, 0x39, ...memarg(3, offset)];
 export const load128 = (addr: Code, offset = 0): Code => [...addr, ...simd(0x00), ...memarg(2, offset)];
 export const store128 = (addr: Code, v: Code, offset = 0): Code => [...addr, ...v, ...simd(0x0b), ...memarg(2, offset)];
+/** v128.load32_splat: the float at addr in all four lanes. */
+export const load32Splat = (addr: Code, offset = 0): Code => [...addr, ...simd(0x09), ...memarg(2, offset)];
 
 // ---- v128 ----
 export const vbin = (op: number) => (a: Code, b: Code): Code => [...a, ...b, ...simd(op)];

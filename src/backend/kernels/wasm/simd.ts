@@ -31,8 +31,10 @@ import {
   get,
   i32,
   i32c,
+  ifElse,
   ifThen,
   load128,
+  load32Splat,
   loadF32,
   loadF64,
   set,
@@ -475,9 +477,114 @@ function optimizerStep(kind: 'adam' | 'sgd'): Func {
   return f;
 }
 
+/** Rows of A and B packed per pass of gemmtn (its panels stay in the L2 cache). */
+export const GEMM_MC = 256;
+
+/**
+ * out[k, n] += Σ_m A[m, k]·B[m, n] for A [M, K] and B [M, N] row-major (a filter gradient: A the
+ * layer's input, B its output gradient), for the columns n ∈ [n0, n1) and every k. Per pass of
+ * GEMM_MC rows: A's rows packed into panels of 4 columns (Ap [⌈K/4⌉][MC][4]) and B's into panels
+ * of 8 (Bp [⌈(n1−n0)/8⌉][MC][8]), zero-padded; then each 4 × 8 tile of out accumulates over the
+ * pass in eight registers (a splat of A's element times two vectors of B per row) and is added to
+ * out, through the 32-float scratch T where the tile overhangs K or n1. float32 throughout, like
+ * XNNPACK's GEMM. Arguments: A, B, out, M, K, N, n0, n1, Ap, Bp, T.
+ */
+function gemmTN(): Func {
+  const f = new Func('gemmtn', new Array<'i32'>(11).fill('i32'));
+  const [A, B, out, M, K, N, n0, n1, Ap, Bp, T] = [...Array(11).keys()] as [number, number, number, number, number, number, number, number, number, number, number];
+  const L = (t: 'i32' | 'v128') => f.local(t);
+  const [m0, mr, m, i, j, r, c, NP, K4, nw, pa, pb, row, kk, nn, rows, cols, dst] = Array.from({ length: 18 }, () => L('i32')) as [
+    number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number,
+  ];
+  const acc = Array.from({ length: 8 }, () => L('v128'));
+  const [b0, b1, av] = [L('v128'), L('v128'), L('v128')];
+  const MC = GEMM_MC;
+  const min = (x: Code, y: Code): Code => [...x, ...y, ...x, ...y, ...i32.ltS([], []), 0x1b]; // select(x, y, x < y)
+  const at4 = (base: Code, idx: Code): Code => i32.add(base, i32.shl(idx, i32c(2)));
+  // Ap: panel i, row m at Ap + (i·MC + m)·16; Bp: panel j, row m at Bp + (j·MC + m)·32
+  const packA: Code[] = [
+    set(row, at4(get(A), i32.mul(i32.add(get(m0), get(m)), get(K)))),
+    forLoop(i, i32c(0), get(K4), 1, [
+      ifElse(
+        i32.leS(i32.shl(i32.add(get(i), i32c(1)), i32c(2)), get(K)),
+        [store128(i32.add(get(Ap), i32.shl(i32.add(i32.mul(get(i), i32c(MC)), get(m)), i32c(4))), load128(i32.add(get(row), i32.shl(get(i), i32c(4)))))],
+        [
+          set(dst, i32.add(get(Ap), i32.shl(i32.add(i32.mul(get(i), i32c(MC)), get(m)), i32c(4)))),
+          store128(get(dst), v128.zero()),
+          forLoop(r, i32c(0), i32.sub(get(K), i32.shl(get(i), i32c(2))), 1, [storeF32(at4(get(dst), get(r)), loadF32(at4(get(row), i32.add(i32.shl(get(i), i32c(2)), get(r)))))]),
+        ],
+      ),
+    ]),
+  ];
+  const packB: Code[] = [
+    set(row, at4(get(B), i32.add(i32.mul(i32.add(get(m0), get(m)), get(N)), get(n0)))),
+    forLoop(j, i32c(0), get(NP), 1, [
+      set(dst, i32.add(get(Bp), i32.shl(i32.add(i32.mul(get(j), i32c(MC)), get(m)), i32c(5)))),
+      ifElse(
+        i32.leS(i32.shl(i32.add(get(j), i32c(1)), i32c(3)), get(nw)),
+        [store128(get(dst), load128(i32.add(get(row), i32.shl(get(j), i32c(5))))), store128(get(dst), load128(i32.add(get(row), i32.shl(get(j), i32c(5))), 16), 16)],
+        [
+          store128(get(dst), v128.zero()),
+          store128(get(dst), v128.zero(), 16),
+          forLoop(c, i32c(0), i32.sub(get(nw), i32.shl(get(j), i32c(3))), 1, [storeF32(at4(get(dst), get(c)), loadF32(at4(get(row), i32.add(i32.shl(get(j), i32c(3)), get(c)))))]),
+        ],
+      ),
+    ]),
+  ];
+  const kernel: Code[] = [
+    ...acc.map((a) => set(a, v128.zero())),
+    set(pa, i32.add(get(Ap), i32.mul(get(i), i32c(MC * 16)))),
+    set(pb, i32.add(get(Bp), i32.mul(get(j), i32c(MC * 32)))),
+    forLoop(m, i32c(0), get(mr), 1, [
+      set(b0, load128(get(pb))),
+      set(b1, load128(get(pb), 16)),
+      ...[0, 1, 2, 3].flatMap((q) => [
+        set(av, load32Splat(get(pa), 4 * q)),
+        set(acc[2 * q]!, f32x4.add(get(acc[2 * q]!), f32x4.mul(get(av), get(b0)))),
+        set(acc[2 * q + 1]!, f32x4.add(get(acc[2 * q + 1]!), f32x4.mul(get(av), get(b1)))),
+      ]),
+      set(pa, i32.add(get(pa), i32c(16))),
+      set(pb, i32.add(get(pb), i32c(32))),
+    ]),
+    // the tile's corner (kk, nn) in out; rows × cols of it inside out
+    set(kk, i32.shl(get(i), i32c(2))),
+    set(nn, i32.add(get(n0), i32.shl(get(j), i32c(3)))),
+    set(rows, min(i32c(4), i32.sub(get(K), get(kk)))),
+    set(cols, min(i32c(8), i32.sub(get(n1), get(nn)))),
+    ifElse(
+      i32.and(i32.eq(get(rows), i32c(4)), i32.eq(get(cols), i32c(8))),
+      [0, 1, 2, 3].flatMap((q) => [
+        set(dst, at4(get(out), i32.add(i32.mul(i32.add(get(kk), i32c(q)), get(N)), get(nn)))),
+        store128(get(dst), f32x4.add(load128(get(dst)), get(acc[2 * q]!))),
+        store128(get(dst), f32x4.add(load128(get(dst), 16), get(acc[2 * q + 1]!)), 16),
+      ]),
+      [
+        ...[0, 1, 2, 3].flatMap((q) => [store128(get(T), get(acc[2 * q]!), 32 * q), store128(get(T), get(acc[2 * q + 1]!), 32 * q + 16)]),
+        forLoop(r, i32c(0), get(rows), 1, [
+          forLoop(c, i32c(0), get(cols), 1, [
+            set(dst, at4(get(out), i32.add(i32.mul(i32.add(get(kk), get(r)), get(N)), i32.add(get(nn), get(c))))),
+            storeF32(get(dst), f32.add(loadF32(get(dst)), loadF32(at4(get(T), i32.add(i32.shl(get(r), i32c(3)), get(c)))))),
+          ]),
+        ]),
+      ],
+    ),
+  ];
+  f.emit(
+    set(nw, i32.sub(get(n1), get(n0))),
+    set(K4, [...i32.add(get(K), i32c(3)), ...i32c(2), 0x75]), // ⌈K/4⌉ (i32.shr_s)
+    set(NP, [...i32.add(get(nw), i32c(7)), ...i32c(3), 0x75]), // ⌈nw/8⌉
+    forLoop(m0, i32c(0), get(M), MC, [
+      set(mr, min(i32c(MC), i32.sub(get(M), get(m0)))),
+      forLoop(m, i32c(0), get(mr), 1, [...packA, ...packB]),
+      forLoop(j, i32c(0), get(NP), 1, [forLoop(i, i32c(0), get(K4), 1, kernel)]),
+    ]),
+  );
+  return f;
+}
+
 /** The generated module's bytes (importing a shared memory when `shared`). */
 export function simdModuleBytes(shared = false): Uint8Array {
-  const fns = [colsum(), colsumsq(), ...SIMD_ACTS.map(bnapply), ...SIMD_ACTS.map(bnbwdsum), ...SIMD_ACTS.map(bnbwdapply), depthwiseGrad('dwfilter'), depthwiseGrad('dwinput'), transpose2d(), optimizerStep('adam'), optimizerStep('sgd')];
+  const fns = [colsum(), colsumsq(), ...SIMD_ACTS.map(bnapply), ...SIMD_ACTS.map(bnbwdsum), ...SIMD_ACTS.map(bnbwdapply), depthwiseGrad('dwfilter'), depthwiseGrad('dwinput'), transpose2d(), gemmTN(), optimizerStep('adam'), optimizerStep('sgd')];
   return buildModule(fns, shared);
 }
 
@@ -489,6 +596,7 @@ export type SimdExports = {
   dwfilter(x: I, dy: I, racc: I, out64: I, N: I, H: I, W: I, C: I, OH: I, OW: I, KH: I, KW: I, SH: I, SW: I, DH: I, DW: I, top: I, left: I): void;
   dwinput(dx: I, dy: I, w: I, unused: I, N: I, H: I, W: I, C: I, OH: I, OW: I, KH: I, KW: I, SH: I, SW: I, DH: I, DW: I, top: I, left: I): void;
   transpose2d(src: I, dst: I, R: I, C: I): void;
+  gemmtn(A: I, B: I, out: I, M: I, K: I, N: I, n0: I, n1: I, Ap: I, Bp: I, T: I): void;
   opt_adam(w: I, g: I, m: I, v: I, wOut: I, mOut: I, vOut: I, n: I, lr: number, b1: number, b2: number, c1: number, c2: number, eps: number, bc1: number, bc2: number, wd: number): void;
   opt_sgd(w: I, g: I, m: I, wOut: I, mOut: I, n: I, lr: number, mu: number, wd: number): void;
 } & { [K in `bnapply_${SimdAct}`]: (x: I, y: I, a: I, b: I, rows: I, C: I) => void } & {
@@ -504,21 +612,31 @@ const WA = (globalThis as unknown as { WebAssembly: WasmJsApi }).WebAssembly;
 
 const compiled = new Map<boolean, object>();
 
+/** The compiled SIMD module (importing a shared memory when `shared`); undefined without wasm SIMD. */
+export function compiledSimdModule(shared: boolean): object | undefined {
+  let mod = compiled.get(shared);
+  if (!mod) {
+    try {
+      mod = new WA.Module(simdModuleBytes(shared));
+    } catch {
+      return undefined; // an engine without wasm SIMD (or shared memory)
+    }
+    compiled.set(shared, mod);
+  }
+  return mod;
+}
+
 /**
  * Instantiate the SIMD kernels on `memory` (tfjs-backend-wasm's WebAssembly.Memory); undefined
  * where that fails (no wasm SIMD in this runtime), and the callers use their JS loops instead.
  */
 export function instantiateSimd(memory: unknown): SimdExports | undefined {
+  const shared = typeof SharedArrayBuffer !== 'undefined' && (memory as { buffer: unknown }).buffer instanceof SharedArrayBuffer;
+  const mod = compiledSimdModule(shared);
+  if (!mod) return undefined;
   try {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && (memory as { buffer: unknown }).buffer instanceof SharedArrayBuffer;
-    let mod = compiled.get(shared);
-    if (!mod) {
-      mod = new WA.Module(simdModuleBytes(shared));
-      compiled.set(shared, mod);
-    }
     return new WA.Instance(mod, { env: { memory } }).exports as SimdExports;
   } catch {
-    // An engine without wasm SIMD (or shared memory): the caller runs the plain path.
     return undefined;
   }
 }
