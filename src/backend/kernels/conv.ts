@@ -183,11 +183,14 @@ function matMulTNSimd(h: Host, k: SimdExports, a: TensorInfo, b: TensorInfo): Te
   return out;
 }
 
+/** seg's SIMD kernels where aᵀ·b runs on gemmtn (wasm, unless switched off). */
+const segGemm = (h: Host): SimdExports | undefined => (convTuning.simdGemm ? simdFor(h) : undefined);
+
 /** aᵀ·b for a [R, P], b [R, Q] → [P, Q], through the backend's untransposed GEMM where that is fast. */
 export function matMulTN(h: Host, a: TensorInfo, b: TensorInfo): TensorInfo {
   const [R, P] = a.shape as [number, number];
   const Q = (b.shape as [number, number])[1];
-  const k = convTuning.simdGemm ? simdFor(h) : undefined;
+  const k = segGemm(h);
   if (k) return matMulTNSimd(h, k, a, b);
   if (h.name !== 'wasm') {
     return reshaped(h.run('BatchMatMul', { a: reshaped(a, [1, R, P]), b: reshaped(b, [1, R, Q]) }, { transposeA: true, transposeB: false }), [P, Q]);
@@ -250,7 +253,7 @@ export function conv2dBackpropFilter(h: Host, x: TensorInfo, dy: TensorInfo, fil
     const rows = Math.min(chunk, M - m0);
     const dyc = rows === M ? dy2 : copyRows(h, dy2, m0, rows);
     let part: TensorInfo;
-    if (h.name === 'wasm') {
+    if (h.name === 'wasm' && !segGemm(h)) {
       // Pᵀ built directly, so that XNNPACK's GEMM takes it untransposed
       const pt = h.allocUninit([K, rows]);
       im2colT(g, h.f32(x), h.f32(pt), m0, rows);

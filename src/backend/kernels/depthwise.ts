@@ -13,20 +13,39 @@ import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { type ConvBackpropAttrs, type ConvGeometry, convGeometry } from './conv.js';
 import type { Host } from './host.js';
 import { Scratch, simdFor } from './wasm/runtime.js';
+import { runParts, splitRows } from './wasm/pool.js';
 import type { SimdExports } from './wasm/simd.js';
 
 type Shape4 = [number, number, number, number];
 
-/** The filter gradient on the SIMD kernel (multiplier 1): per output row in float32, folded into float64. */
+/**
+ * The filter gradient on the SIMD kernel (multiplier 1): per output row in float32, folded into
+ * float64; the batch split in two parts (wasm/pool.ts), each with its own accumulators, added in
+ * part order.
+ */
 function backpropFilterSimd(h: Host, k: SimdExports, x: TensorInfo, dy: TensorInfo, filterShape: Shape4, g: ConvGeometry): TensorInfo {
   const { N, H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, top, left } = g;
   const KC = KH * KW * C;
   const out = h.allocUninit([...filterShape]);
-  const s = new Scratch(h, 3 * KC); // out64 [0, 2KC) | rowacc32 [2KC, 3KC)
+  const images = splitRows(N, Math.min(N, 2));
+  const st = 4 * KC; // per part: out64 [0, 2KC) | rowacc32 [2KC, 3KC) | unused (even, for 8-byte alignment)
+  const s = new Scratch(h, images.length * st);
   try {
-    s.f32(0, 3 * KC).fill(0);
-    k.dwfilter(h.ptr(x), h.ptr(dy), s.addr(2 * KC), s.addr(0), N, H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, top, left);
-    h.f32(out).set(s.f64(0, KC));
+    runParts(
+      h,
+      k,
+      images.map(([n0, n1], p) => ({
+        fn: 'dwfilter',
+        args: [h.ptr(x) + 4 * n0 * H * W * C, h.ptr(dy) + 4 * n0 * OH * OW * C, s.addr(p * st + 2 * KC), s.addr(p * st), n1 - n0, H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, top, left],
+        zero: [s.addr(p * st), 4 * st] as const,
+      })),
+    );
+    const total = new Float64Array(KC);
+    images.forEach((_, p) => {
+      const v = s.f64(p * st, KC);
+      for (let i = 0; i < KC; i++) total[i] = total[i]! + v[i]!;
+    });
+    h.f32(out).set(total);
   } finally {
     s.dispose();
   }
