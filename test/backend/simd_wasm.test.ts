@@ -146,3 +146,22 @@ describe('filter-gradient GEMM (gemmtn) equals float64 aᵀ·b', () => {
     });
   }
 });
+
+describe('bilinear resize gradient (resizegrad) equals the JS loop', () => {
+  const cases: Array<{ x: number[]; size: [number, number]; alignCorners: boolean; halfPixelCenters: boolean }> = [
+    { x: [2, 9, 11, 7], size: [20, 23], alignCorners: false, halfPixelCenters: true },
+    { x: [3, 16, 16, 12], size: [64, 64], alignCorners: false, halfPixelCenters: true },
+    { x: [1, 12, 10, 5], size: [5, 4], alignCorners: false, halfPixelCenters: true },
+    { x: [2, 5, 6, 9], size: [9, 11], alignCorners: true, halfPixelCenters: false },
+    { x: [1, 3, 5, 4], size: [7, 12], alignCorners: false, halfPixelCenters: false },
+  ];
+  for (const c of cases) {
+    test(`[${c.x}] → ${c.size.join('x')}${c.alignCorners ? ', align corners' : c.halfPixelCenters ? '' : ', legacy'}`, () => {
+      const rng = new Rng(c.x[3]! + c.size[0]);
+      const images = rand(rng, c.x);
+      const dy = rand(rng, [c.x[0]!, ...c.size, c.x[3]!]);
+      const r = both(() => runKernel('wasm', registered('ResizeBilinearGrad', 'wasm'), { images, dy }, { alignCorners: c.alignCorners, halfPixelCenters: c.halfPixelCenters }));
+      assert.ok(relErr(r.simd, r.js) <= 1e-5, `${relErr(r.simd, r.js)}`);
+    });
+  }
+});

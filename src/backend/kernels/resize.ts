@@ -12,6 +12,9 @@
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { Host } from './host.js';
+import { runParts, splitRows } from './wasm/pool.js';
+import { Scratch, simdFor } from './wasm/runtime.js';
+import type { SimdExports } from './wasm/simd.js';
 
 interface AxisTaps {
   lo: Int32Array;
@@ -36,12 +39,38 @@ function axisTaps(inSize: number, outSize: number, alignCorners: boolean, halfPi
   return { lo, hi, f };
 }
 
+/** The gradient on the SIMD kernel (float32 tap weights), the batch split in two parts (wasm/pool.ts). */
+function resizeBilinearGradSimd(h: Host, k: SimdExports, dy: TensorInfo, shape: [number, number, number, number], ty: AxisTaps, tx: AxisTaps): TensorInfo {
+  const [N, H, W, C] = shape;
+  const [, OH, OW] = dy.shape as [number, number, number, number];
+  const out = h.alloc([...shape]);
+  const s = new Scratch(h, 3 * (OH + OW));
+  try {
+    const ints = new Int32Array(s.f32(0, 3 * (OH + OW)).buffer, s.addr(0), 3 * (OH + OW));
+    const floats = s.f32(0, 3 * (OH + OW));
+    [ty, tx].forEach((t, axis) => {
+      const at = axis === 0 ? 0 : 3 * OH;
+      const n = axis === 0 ? OH : OW;
+      ints.set(t.lo, at);
+      ints.set(t.hi, at + n);
+      floats.set(t.f, at + 2 * n);
+    });
+    const images = splitRows(N, Math.min(N, 2));
+    runParts(h, k, images.map(([n0, n1]) => ({ fn: 'resizegrad', args: [h.ptr(out) + 4 * n0 * H * W * C, h.ptr(dy) + 4 * n0 * OH * OW * C, n1 - n0, H, W, C, OH, OW, s.addr(0)] })));
+  } finally {
+    s.dispose();
+  }
+  return out;
+}
+
 /** ResizeBilinearGrad: inputs {images, dy}, attrs {alignCorners, halfPixelCenters}. Output has images' shape. */
 export function resizeBilinearGrad(h: Host, images: TensorInfo, dy: TensorInfo, alignCorners: boolean, halfPixelCenters: boolean): TensorInfo {
   const [N, H, W, C] = images.shape as [number, number, number, number];
   const [, OH, OW] = dy.shape as [number, number, number, number];
   const ty = axisTaps(H, OH, alignCorners, halfPixelCenters);
   const tx = axisTaps(W, OW, alignCorners, halfPixelCenters);
+  const k = simdFor(h);
+  if (k) return resizeBilinearGradSimd(h, k, dy, [N, H, W, C], ty, tx);
   const out = h.alloc([N, H, W, C]);
   const dxv = h.f32(out);
   const dyv = h.f32(dy);

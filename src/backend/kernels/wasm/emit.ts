@@ -100,6 +100,7 @@ export const f64 = {
 // ---- memory (addresses are byte offsets into the imported memory) ----
 /** A load/store's memory immediate: log2 of the alignment, then the byte offset (LEB128). */
 export const memarg = (align: number, offset: number): number[] => [align, ...uleb(offset)];
+export const loadI32 = (addr: Code, offset = 0): Code => [...addr, 0x28, ...memarg(2, offset)];
 export const loadF32 = (addr: Code, offset = 0): Code => [...addr, 0x2a, ...memarg(2, offset)];
 export const storeF32 = (addr: Code, v: Code, offset = 0): Code => [...addr, ...v, 0x38, ...memarg(2, offset)];
 export const loadF64 = (addr: Code, offset = 0): Code => [...addr, 0x2b, ...memarg(3, offset)];
