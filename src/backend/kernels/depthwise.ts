@@ -123,7 +123,16 @@ export function depthwiseBackpropInput(h: Host, dy: TensorInfo, filter: TensorIn
   const simd = filter.shape[3] === 1 ? simdFor(h) : undefined;
   if (simd) {
     const dx = h.alloc([...inputShape]);
-    simd.dwinput(h.ptr(dx), h.ptr(dy), h.ptr(filter), 0, g.N, g.H, g.W, g.C, g.OH, g.OW, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.top, g.left);
+    // images are independent: the batch split in two parts (wasm/pool.ts)
+    const { H, W, C, OH, OW } = g;
+    runParts(
+      h,
+      simd,
+      splitRows(g.N, Math.min(g.N, 2)).map(([n0, n1]) => ({
+        fn: 'dwinput',
+        args: [h.ptr(dx) + 4 * n0 * H * W * C, h.ptr(dy) + 4 * n0 * OH * OW * C, h.ptr(filter), 0, n1 - n0, H, W, C, OH, OW, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.top, g.left],
+      })),
+    );
     return dx;
   }
   const { N, H, W, C, OH, OW, KH, KW, SH, SW, DH, DW, top, left } = g;
