@@ -49,9 +49,9 @@ export interface LovaszSoftmaxAttrs {
  * bench/losses.ts --stages): compact (probabilities to class-major copies), count (classes per
  * set, the classes that need no sort), sort+walk (candidates, sort and walk of the other classes,
  * on both threads where there is a helper), backward (the softmax Jacobian, NHWC gradient); and,
- * always, entries sorted and jobs the helper thread ran. Off by default.
+ * always, entries sorted, jobs the helper thread ran and Jacobian halves it computed. Off by default.
  */
-export const lovaszKernelProfile = { enabled: false, ms: {} as Record<string, number>, sorted: 0, helperJobs: 0 };
+export const lovaszKernelProfile = { enabled: false, ms: {} as Record<string, number>, sorted: 0, helperJobs: 0, helperBackward: 0 };
 
 let tick = 0;
 /** Add the time since the last mark to `stage` (when profiling). */
@@ -125,7 +125,6 @@ export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorIn
   const mod = lovaszModuleFor(h);
   if (!mod) throw new Error(`${LOVASZ_SOFTMAX_KERNEL}: needs tensors on a wasm memory (the wasm backend)`);
   checkInputs(probs, labels);
-  const backward = mod.exports.lz_backward_simd ?? mod.exports.lz_backward;
   const [N, H, W, C] = probs.shape as [number, number, number, number];
   const P = N * H * W;
   const { validPerImage, V } = validPixels(h, labels, N, H * W, a.ignoreIndex);
@@ -148,6 +147,7 @@ export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorIn
     const helperAreas = helper ? sortAreas(1) : undefined;
     const stats = areas.alloc(8 * (2 * C + 4));
     const dot = areas.alloc(8 * BACKWARD_BLOCK);
+    const helperDot = areas.alloc(8 * BACKWARD_BLOCK);
     const countsAt = stats;
     const maxFgPAt = stats + 8 * C;
     const outAt = stats + 16 * C;
@@ -188,7 +188,7 @@ export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorIn
     if (dz) {
       const dzv = h.f32(dz);
       if (sawNaN) dzv.fill(NaN);
-      else if (V > 0) backward(pT, dP, vIndex, C, V, h.ptr(dz), P, dot);
+      else if (V > 0) runBackward(mod, helper, { pT, dP, vIndex, C, V, dz: h.ptr(dz), P, dots: [dot, helperDot] }, buf);
       else dzv.fill(0);
       mark('backward');
     }
@@ -282,6 +282,44 @@ function runQueue(mod: LovaszModule, memory: { buffer: ArrayBufferLike }, q: Job
     q.ints.set(one.ints.subarray(5, 7), k * JOB_INTS + 5);
     q.floats[k * JOB_FLOATS + 1] = one.floats[1] as number;
   }
+}
+
+/** The softmax Jacobian pass's pointers and sizes (lz_backward), with a dot scratch per thread. */
+interface BackwardArgs {
+  pT: number;
+  dP: number;
+  vIndex: number;
+  C: number;
+  V: number;
+  dz: number;
+  P: number;
+  dots: [number, number];
+}
+
+/** Pixels from which the Jacobian pass is split between this thread and the helper. */
+const BACKWARD_SPLIT = 4096;
+
+/**
+ * The softmax Jacobian pass (lz_backward): with a ready helper, the valid pixels' second half
+ * (and its rows of dz) on the helper thread and the first here; each pixel's row is computed alone,
+ * so the bits do not depend on the split. A helper silent for HELPER_TIMEOUT_MS is not used again
+ * and its half is computed here.
+ */
+function runBackward(mod: LovaszModule, helper: Helper | undefined, a: BackwardArgs, buf: ArrayBufferLike): void {
+  const backward = mod.exports.lz_backward_simd ?? mod.exports.lz_backward;
+  const run = (v0: number, v1: number, j0: number, j1: number, dot: number) => backward(a.pT, a.dP, a.vIndex, a.C, a.V, a.dz, j1, dot, v0, v1, j0);
+  if (!helper || a.V < BACKWARD_SPLIT) {
+    run(0, a.V, 0, a.P, a.dots[0]);
+    return;
+  }
+  const half = a.V >> 1;
+  const row = a.vIndex ? (new Int32Array(buf, a.vIndex + 4 * half, 1)[0] as number) : half; // dz row of the second half's first pixel
+  const done = new Int32Array(new SharedArrayBuffer(4));
+  helper.worker.postMessage({ backward: { args: [a.pT, a.dP, a.vIndex, a.C, a.V, a.dz, a.P, a.dots[1], half, a.V, row], done } } satisfies HelperMessage);
+  run(0, half, 0, row, a.dots[0]);
+  if (Atomics.wait(done, 0, 0, HELPER_TIMEOUT_MS) === 'timed-out') helper.ready[0] = 0;
+  if (Atomics.load(done, 0) === 1) lovaszKernelProfile.helperBackward++;
+  else run(half, a.V, row, a.P, a.dots[0]);
 }
 
 /** Whether SegLovaszSoftmax sorts on a helper thread where the wasm heap is shared (tests switch it). */

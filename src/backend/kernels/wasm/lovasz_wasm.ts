@@ -27,10 +27,11 @@
  *       temporary space) and, when walk = 1, walked at once: Alg. 1's Jaccard differences g
  *       (float64), loss += err·g into out[0] (f64), dPc[v] = ∓g·scale. With walk = 0 the sorted
  *       entries are left in B (for the tests).
- *   lz_backward(pT, dP, vIndex, C, V, dz, P, dot)                    (and lz_backward_simd)
- *       dz[j, c] = p_c·(dP_c − Σ_k dP_k·p_k) for the valid pixels, written NHWC (j = vIndex[v], or
- *       v when vIndex = 0), in blocks of BACKWARD_BLOCK pixels (dot: that many float64 slots);
- *       rows of ignored pixels are set to 0.
+ *   lz_backward(pT, dP, vIndex, C, V, dz, P, dot, v0, v1, j0)       (and lz_backward_simd)
+ *       dz[j, c] = p_c·(dP_c − Σ_k dP_k·p_k) for the valid pixels v ∈ [v0, v1), written NHWC
+ *       (j = vIndex[v], or v when vIndex = 0), in blocks of BACKWARD_BLOCK pixels (dot: that many
+ *       float64 slots); the rows of ignored pixels from row j0 to row P are set to 0. A range of
+ *       pixels writes only its own rows, so ranges can run on different threads.
  *
  * All pointers are byte addresses into the heap (unsigned; the heap may exceed 2 GB); counts are
  * below 2³¹. Entries are little-endian pairs of i32 (tagged index at +0, key at +4), moved as i64.
@@ -586,8 +587,8 @@ function blockValue(a: Code, b: Code): Code {
 export const BACKWARD_BLOCK = 64;
 
 function backward(): Func {
-  const f = new Func('lz_backward', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
-  const [pT, dP, vIndex, C, V, dz, P, dot] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const f = new Func('lz_backward', new Array<'i32'>(11).fill('i32'));
+  const [pT, dP, vIndex, C, V, dz, P, dot, vBegin, vEnd, jBegin] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const v0 = f.local('i32');
   const nb = f.local('i32');
   const t = f.local('i32');
@@ -603,9 +604,9 @@ function backward(): Func {
     whileLoop(i32.ltS(get(jNext), upTo), set(o, at4(get(dz), i32.mul(get(jNext), get(C)))), forLoop(c, i32c(0), get(C), 1, [storeF32(at4(get(o), get(c)), f32c(0))]), inc(jNext));
   f.emit(
     set(strideV, i32.shl(get(V), i32c(2))),
-    set(jNext, i32c(0)),
-    forLoop(v0, i32c(0), get(V), BACKWARD_BLOCK, [
-      set(nb, i32.sub(get(V), get(v0))),
+    set(jNext, get(jBegin)),
+    forLoop(v0, get(vBegin), get(vEnd), BACKWARD_BLOCK, [
+      set(nb, i32.sub(get(vEnd), get(v0))),
       ifThen(i32.gtS(get(nb), i32c(BACKWARD_BLOCK)), set(nb, i32c(BACKWARD_BLOCK))),
       // dot[t] = Σ_c dP_c·p_c over the block's pixels, class by class (rows read in order)
       forLoop(t, i32c(0), get(nb), 1, [storeF64(at8(get(dot), get(t)), f64c(0))]),
@@ -646,8 +647,8 @@ function backward(): Func {
  * scalar loops for the rest of a block. Same values as lz_backward.
  */
 function backwardSimd(): Func {
-  const f = new Func('lz_backward_simd', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
-  const [pT, dP, vIndex, C, V, dz, P, dot] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const f = new Func('lz_backward_simd', new Array<'i32'>(11).fill('i32'));
+  const [pT, dP, vIndex, C, V, dz, P, dot, vBegin, vEnd, jBegin] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const v0 = f.local('i32');
   const nb = f.local('i32');
   const nb4 = f.local('i32');
@@ -677,9 +678,9 @@ function backwardSimd(): Func {
   ];
   f.emit(
     set(strideV, i32.shl(get(V), i32c(2))),
-    set(jNext, i32c(0)),
-    forLoop(v0, i32c(0), get(V), BACKWARD_BLOCK, [
-      set(nb, i32.sub(get(V), get(v0))),
+    set(jNext, get(jBegin)),
+    forLoop(v0, get(vBegin), get(vEnd), BACKWARD_BLOCK, [
+      set(nb, i32.sub(get(vEnd), get(v0))),
       ifThen(i32.gtS(get(nb), i32c(BACKWARD_BLOCK)), set(nb, i32c(BACKWARD_BLOCK))),
       set(nb4, i32.and(get(nb), i32c(~3))),
       forLoop(t, i32c(0), get(nb), 1, [storeF64(at8(get(dot), get(t)), f64c(0))]),
@@ -752,7 +753,7 @@ export interface LovaszExports {
   lz_count(lab: I, pT: I, V: I, s: I, e: I, counts: I, maxFgP: I): void;
   lz_build(c: I, minFgErrBits: I, s: I, e: I, V: I, lab: I, pT: I, A: I, out: I, dP: I): void;
   lz_sortwalk(A: I, B: I, n: I, min: I, max: I, hist: I, G: number, dPc: I, scale: number, out: I, walk: I): void;
-  lz_backward(pT: I, dP: I, vIndex: I, C: I, V: I, dz: I, P: I, dot: I): void;
+  lz_backward(pT: I, dP: I, vIndex: I, C: I, V: I, dz: I, P: I, dot: I, v0: I, v1: I, j0: I): void;
   /** SIMD variants (when instantiated with simd) */
   lz_build_simd?: LovaszExports['lz_build'];
   lz_backward_simd?: LovaszExports['lz_backward'];

@@ -1,7 +1,8 @@
 /**
  * The helper thread of SegLovaszSoftmax on tfjs-wasm's threaded build (lovasz_jobs.ts): it
  * instantiates the kernel's generated module on the backend's shared memory once and sets
- * `ready[0]`, then, for each message, takes jobs from the queue until it is empty and signals ctrl[1].
+ * `ready[0]`, then, for each message, takes jobs from the queue until it is empty and signals ctrl[1],
+ * or computes its half of the softmax Jacobian pass and signals `done`.
  */
 import { parentPort } from 'node:worker_threads';
 import { type JobAreas, type JobQueue, runJobs } from './lovasz_jobs.js';
@@ -12,7 +13,10 @@ interface WasmJsApi {
 }
 const WA = (globalThis as unknown as { WebAssembly: WasmJsApi }).WebAssembly;
 
-export type HelperMessage = { init: { module: object; memory: { buffer: ArrayBufferLike }; ready: Int32Array } } | { run: { queue: JobQueue; areas: JobAreas } };
+export type HelperMessage =
+  | { init: { module: object; memory: { buffer: ArrayBufferLike }; ready: Int32Array } }
+  | { run: { queue: JobQueue; areas: JobAreas } }
+  | { backward: { args: Parameters<LovaszExports['lz_backward']>; done: Int32Array } };
 
 let mod: LovaszExports | undefined;
 let memory: { buffer: ArrayBufferLike } | undefined;
@@ -22,6 +26,17 @@ parentPort?.on('message', (m: HelperMessage) => {
     memory = m.init.memory;
     mod = new WA.Instance(m.init.module, { env: { memory } }).exports as LovaszExports;
     Atomics.store(m.init.ready, 0, 1);
+    return;
+  }
+  if ('backward' in m) {
+    let ok = false;
+    try {
+      if (mod) (mod.lz_backward_simd ?? mod.lz_backward)(...m.backward.args);
+      ok = mod !== undefined;
+    } finally {
+      Atomics.store(m.backward.done, 0, ok ? 1 : 2); // 2: not computed, the kernel's thread does it
+      Atomics.notify(m.backward.done, 0);
+    }
     return;
   }
   const { queue, areas } = m.run;
