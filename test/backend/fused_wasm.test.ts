@@ -238,3 +238,16 @@ describe('fusedOps.resizeBilinear (the backend kernels, seg ResizeBilinearGrad) 
     });
   }
 });
+
+test('SegMovingStats: the bits of the tf.mul/tf.add moving-statistics update (ops/norm.ts)', () => {
+  const rng = new Rng(5);
+  const C = 29;
+  const [mm, mv, m, v] = [rand(rng, [C]), rand(rng, [C]), rand(rng, [C]), rand(rng, [C])].map(t);
+  for (const momentum of [0.9, 0.99, 0.1]) {
+    const got = tf.engine().runKernel('SegMovingStats', { movingMean: mm!, movingVariance: mv!, mean: m!, variance: v! }, { momentum }) as tf.Tensor[];
+    const want = [tf.add(tf.mul(mm!, momentum), tf.mul(m!, 1 - momentum)), tf.add(tf.mul(mv!, momentum), tf.mul(v!, 1 - momentum))];
+    got.forEach((g, i) => assert.deepEqual(Array.from(g.dataSync()), Array.from(want[i]!.dataSync()), `output ${i}, momentum ${momentum}`));
+    tf.dispose([...got, ...want]);
+  }
+  tf.dispose([mm!, mv!, m!, v!]);
+});

@@ -199,6 +199,22 @@ describe('torch: seg’s fused kernels vs seg’s cpu kernels', { skip }, () => 
   }
 });
 
+describe('SegMovingStats on torch', () => {
+  for (const native of MODES) {
+    test(`the bits of seg's cpu kernel (${mode(native)})`, () => {
+      const rng = new Rng(7);
+      const C = 37;
+      const inputs = { movingMean: randArr(rng, [C]), movingVariance: randArr(rng, [C], 0, 2), mean: randArr(rng, [C]), variance: randArr(rng, [C], 0, 2) };
+      for (const momentum of [0.9, 0.99, 0.1]) {
+        const ref = runCpu(segCpu('SegMovingStats'), inputs, { momentum });
+        const got = runTorch('SegMovingStats', inputs, { momentum }, native);
+        assert.equal(got.length, 2);
+        ref.forEach((r, i) => assert.deepEqual(Array.from(got[i]!.data), Array.from(r.data), `output ${i}, momentum ${momentum}`));
+      }
+    });
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 /** Compare one kernel on torch (both input modes) with a cpu reference kernel. */
 function same(name: string, inputs: Record<string, TArr> | TArr[], attrs: NamedAttrMap = {}, ref: KernelFunc = stock(name), tol = TOL): void {

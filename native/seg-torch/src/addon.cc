@@ -99,6 +99,10 @@ napi_value optimizerFn(Call& c) {
   return c.ret(optimizerStep(w, g, m, v.defined() ? &v : nullptr, o));
 }
 
+napi_value movingStatsFn(Call& c) {
+  return c.ret(movingStats(c.tensor(0, 1), c.tensor(2, 3), c.tensor(4, 5), c.tensor(6, 7), static_cast<float>(c.num(8)), static_cast<float>(c.num(9))));
+}
+
 napi_value lovaszSoftmaxFn(Call& c) {
   return c.ret(lovaszSoftmax(c.tensor(0, 1), c.tensor(2, 3), c.i64(4), c.flag(5), c.flag(6), c.flag(7)));
 }
@@ -391,6 +395,7 @@ NAPI_MODULE_INIT() {
       {"bnForward", wrap<bnForwardFn>},
       {"bnBackward", wrap<bnBackwardFn>},
       {"optimizerStep", wrap<optimizerFn>},
+      {"movingStats", wrap<movingStatsFn>},
       {"lovaszSoftmax", wrap<lovaszSoftmaxFn>},
       {"binary", wrap<binaryFn>},
       {"unary", wrap<unaryFn>},

@@ -142,6 +142,11 @@ struct OptimizerAttrs {
 std::vector<at::Tensor> optimizerStep(const at::Tensor& w, const at::Tensor& g, const at::Tensor& m, const at::Tensor* v,
                                       const OptimizerAttrs& a);
 
+// SegMovingStats: moving·momentum + batch·rest for the mean and the variance (rest = 1 − momentum
+// rounded to float32 by the caller); returns the new moving mean and variance.
+std::vector<at::Tensor> movingStats(const at::Tensor& movingMean, const at::Tensor& movingVariance, const at::Tensor& mean,
+                                    const at::Tensor& variance, float momentum, float rest);
+
 // SegLovaszSoftmax (lovasz.cc): logits [N,H,W,C] float32, labels [N,H,W] int32; returns the loss (a
 // float32 scalar) and, with gradient, d loss / d logits [N,H,W,C].
 std::vector<at::Tensor> lovaszSoftmax(const at::Tensor& logits, const at::Tensor& labels, int64_t ignore, bool perImage,

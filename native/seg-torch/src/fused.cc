@@ -342,6 +342,22 @@ std::vector<at::Tensor> optimizerStep(const at::Tensor& w, const at::Tensor& g, 
   return {wo, mo};
 }
 
+std::vector<at::Tensor> movingStats(const at::Tensor& movingMean, const at::Tensor& movingVariance, const at::Tensor& mean,
+                                    const at::Tensor& variance, float momentum, float rest) {
+  for (const at::Tensor* t : {&movingMean, &movingVariance, &mean, &variance}) requireFloatContiguous(*t, "moving statistics");
+  const int64_t n = movingMean.numel();
+  if (movingVariance.numel() != n || mean.numel() != n || variance.numel() != n) throw Error("seg-torch: moving statistics differ in size");
+  // each product rounded to float32 before the sum (no FMA contraction), as tf.mul then tf.add
+  const auto blend = [&](const at::Tensor& moving, const at::Tensor& batch) {
+    at::Tensor out = at::empty_like(moving);
+    const float *a = moving.data_ptr<float>(), *b = batch.data_ptr<float>();
+    float* o = out.data_ptr<float>();
+    for (int64_t i = 0; i < n; i++) o[i] = a[i] * momentum + b[i] * rest;
+    return out;
+  };
+  return {blend(movingMean, mean), blend(movingVariance, variance)};
+}
+
 at::Tensor softmaxLast(const at::Tensor& x0) {
   at::Tensor x = x0.contiguous();
   const int64_t D = x.dim() == 0 ? 1 : x.size(-1);

@@ -245,6 +245,30 @@ export function bnActBackward(
   return [dx, dgamma, dbeta];
 }
 
+/** The moving-statistics update's factors as float32, as tf.mul(x, momentum) and tf.mul(x, 1 − momentum) round them. */
+export function movingStatsFactors(momentum: number): { momentum: number; rest: number } {
+  return { momentum: Math.fround(momentum), rest: Math.fround(1 - momentum) };
+}
+
+/**
+ * SegMovingStats kernel body: the new moving mean and variance, moving·momentum + batch·(1 −
+ * momentum) with each product rounded to float32 before the sum, the bits of the tf.mul/tf.add
+ * version (ops/norm.ts updateMovingStats) in one call instead of six and two scalar uploads.
+ */
+export function movingStatsKernel(h: Host, movingMean: TensorInfo, movingVariance: TensorInfo, mean: TensorInfo, variance: TensorInfo, momentum: number): TensorInfo[] {
+  const f = movingStatsFactors(momentum);
+  const pairs: Array<[TensorInfo, TensorInfo]> = [
+    [movingMean, mean],
+    [movingVariance, variance],
+  ];
+  const outs = pairs.map(([moving]) => h.allocUninit([...moving.shape]));
+  pairs.forEach(([moving, batch], k) => {
+    const [a, b, o] = [h.f32(moving), h.f32(batch), h.f32(outs[k]!)];
+    for (let i = 0; i < o.length; i++) o[i] = Math.fround(a[i]! * f.momentum) + Math.fround(b[i]! * f.rest);
+  });
+  return outs;
+}
+
 /** The result of the fused op: the activation output and the batch statistics (kept; caller disposes). */
 export interface BatchNormActResult {
   y: tf.Tensor4D;

@@ -26,10 +26,27 @@ import type { BatchNormParams, ConvNormActOptions, ConvNormParams, OpSet } from 
 import { batchNormAct } from './batchnorm.js';
 import { hasTrainingKernels } from './index.js';
 
+/**
+ * The moving-statistics update of updateMovingStats (ops/norm.ts), the same bits, in one
+ * SegMovingStats call (batchnorm.ts) where the backend has it; disposes the batch statistics.
+ */
+function updateMovingStatsFused(norm: BatchNormParams, batch: { mean: tf.Tensor1D; variance: tf.Tensor1D }, momentum: number): void {
+  if (tf.getKernel('SegMovingStats', tf.getBackend()) === undefined) return updateMovingStats(norm, batch, momentum);
+  try {
+    const inputs = { movingMean: norm.movingMean, movingVariance: norm.movingVariance, mean: batch.mean, variance: batch.variance };
+    const [mean, variance] = tf.engine().runKernel('SegMovingStats', inputs, { momentum }) as tf.Tensor1D[];
+    norm.movingMean.assign(mean!);
+    norm.movingVariance.assign(variance!);
+    tf.dispose([mean!, variance!]);
+  } finally {
+    tf.dispose([batch.mean, batch.variance]);
+  }
+}
+
 /** Training-mode BN + activation with seg's fused kernels, updating the moving statistics as the reference does. */
 function bnActTrain(y: tf.Tensor4D, norm: BatchNormParams, o: ConvNormActOptions): tf.Tensor4D {
   const r = batchNormAct(y, norm.gamma, norm.beta, o.act, o.epsilon);
-  updateMovingStats(norm, r, o.momentum);
+  updateMovingStatsFused(norm, r, o.momentum);
   return r.y;
 }
 

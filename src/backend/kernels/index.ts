@@ -7,6 +7,7 @@
  *   DepthwiseConv2dNativeBackpropFilter/Input      direct loops (depthwise.ts)
  *   ResizeBilinearGrad                              exact adjoint incl. halfPixelCenters (resize.ts)
  *   SegBatchNormActForward/Backward                 fused training-mode BN + activation (batchnorm.ts)
+ *   SegMovingStats                                  BN's moving-statistics update in one call (batchnorm.ts)
  * on wasm only, for speed (stock versions are correct but slow):
  *   Transpose, Sum, Mean, SplitV                    (layout.ts)
  * and, process-wide, Conv2D/DepthwiseConv2dNative gradients that allow dilation (gradients.ts).
@@ -20,7 +21,7 @@ import { conv2dBackpropFilter, conv2dBackpropInput, convAttrs, convSupported } f
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './depthwise.js';
 import { registerSegGradients } from './gradients.js';
 import { type Host, type HostName, hostFor } from './host.js';
-import { bnActBackward, bnActForward, type FusedActivation } from './batchnorm.js';
+import { bnActBackward, bnActForward, type FusedActivation, movingStatsKernel } from './batchnorm.js';
 import { reduceKernel, splitKernel, transposeKernel } from './layout.js';
 import { registerLovaszSoftmaxKernel } from './lovasz.js';
 import { type OptimizerStepAttrs, optimizerStepKernel } from './optimizer.js';
@@ -86,6 +87,11 @@ const KERNELS: Readonly<Record<string, SegKernel>> = Object.freeze({
     const w = need(inputs, 'w');
     if (w.dtype !== 'float32') throw new Error('SegOptimizerStep: float32 only');
     return optimizerStepKernel(h, w, need(inputs, 'g'), need(inputs, 'm'), inputs['v'], attrs as unknown as OptimizerStepAttrs);
+  },
+  SegMovingStats(h, inputs, attrs) {
+    const [mm, mv, mean, variance] = (['movingMean', 'movingVariance', 'mean', 'variance'] as const).map((k) => need(inputs, k)) as [TensorInfo, TensorInfo, TensorInfo, TensorInfo];
+    if ([mm, mv, mean, variance].some((t) => t.dtype !== 'float32')) throw new Error('SegMovingStats: float32 only');
+    return movingStatsKernel(h, mm, mv, mean, variance, attrs['momentum'] as number);
   },
   ResizeBilinearGrad(h, inputs, attrs, stock) {
     const images = need(inputs, 'images');

@@ -49,6 +49,8 @@ export interface TorchAddon {
   ): number[];
   /** One Adam/SGD update; attrs = [adam ? 1 : 0, lr, beta1, beta2, epsilon, bc1, bc2, weightDecay]: [w, m(, v)]. */
   optimizerStep(w: TensorRef, wShape: number[], g: TensorRef, gShape: number[], m: TensorRef, mShape: number[], v: TensorRef | null, vShape: number[] | null, attrs: number[]): number[];
+  /** SegMovingStats: [moving mean, moving variance] blended with the batch's, as moving·momentum + batch·rest. */
+  movingStats(mm: TensorRef, mmShape: number[], mv: TensorRef, mvShape: number[], mean: TensorRef, meanShape: number[], variance: TensorRef, vShape: number[], momentum: number, rest: number): number[];
   /**
    * SegLovaszSoftmax (src/backend/kernels/lovasz.ts): the loss of logits [N, H, W, C] (softmax
    * fused into the kernel, the same as `softmax`'s) against int32 labels [N, H, W], and with

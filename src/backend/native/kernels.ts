@@ -7,7 +7,7 @@
  *   convolutions     Conv2D, DepthwiseConv2dNative and their input/filter gradients, with dilation
  *                    and asymmetric 'same' padding (ATen/oneDNN, channels_last views of NHWC);
  *                    FusedConv2D/FusedDepthwiseConv2D with a bias and linear/relu/relu6
- *   seg's fused ops  SegBatchNormActForward/Backward, SegOptimizerStep (C++ loops, same formulas),
+ *   seg's fused ops  SegBatchNormActForward/Backward, SegOptimizerStep, SegMovingStats (C++ loops, same formulas),
  *                    SegLovaszSoftmax (bit-identical to the loss's JavaScript reference)
  *   element-wise     Add, Sub, Multiply, RealDiv, Maximum, Minimum, SquaredDifference, comparisons,
  *                    Relu, Relu6, Sqrt, Rsqrt, Square, Neg, Exp, Log, Abs, Sigmoid, Tanh, Step, ...
@@ -19,6 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { DataType, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { BinaryOp, type ConvGeometryArray, DTypeCode, ReduceOp, UnaryOp } from './addon.js';
 import type { TorchBackend } from './backend.js';
+import { movingStatsFactors } from '../kernels/batchnorm.js';
 import { LOVASZ_SOFTMAX_KERNEL, type LovaszSoftmaxAttrs } from '../kernels/lovasz.js';
 
 type Result = TensorInfo | TensorInfo[] | undefined;
@@ -164,6 +165,14 @@ const optimizerStep: NativeKernel = (b, inputs, attrs) => {
   const a = ['lr', 'beta1', 'beta2', 'epsilon', 'bc1', 'bc2', 'weightDecay'].map((k) => attrs[k] as number);
   const ids = b.addon.optimizerStep(b.ref(w), w.shape, b.ref(g), g.shape, b.ref(m), m.shape, adam && v ? b.ref(v) : null, adam && v ? v.shape : null, [adam ? 1 : 0, ...a]);
   return ids.map((id) => b.fromNative(id, [...w.shape], 'float32'));
+};
+
+const movingStats: NativeKernel = (b, inputs, attrs) => {
+  const [mm, mv, mean, variance] = (['movingMean', 'movingVariance', 'mean', 'variance'] as const).map((k) => need(inputs, k)) as [TensorInfo, TensorInfo, TensorInfo, TensorInfo];
+  if (!f32(mm, mv, mean, variance)) return undefined;
+  const { momentum, rest } = movingStatsFactors(attrs['momentum'] as number);
+  const ids = b.addon.movingStats(b.ref(mm), mm.shape, b.ref(mv), mv.shape, b.ref(mean), mean.shape, b.ref(variance), variance.shape, momentum, rest);
+  return ids.map((id) => b.fromNative(id, [...mm.shape], 'float32'));
 };
 
 const lovaszSoftmax: NativeKernel = (b, inputs, attrs) => {
@@ -374,6 +383,7 @@ export const NATIVE_KERNELS: Readonly<Record<string, NativeKernel>> = Object.fre
   SegBatchNormActForward: bnForward,
   SegBatchNormActBackward: bnBackward,
   SegOptimizerStep: optimizerStep,
+  SegMovingStats: movingStats,
   [LOVASZ_SOFTMAX_KERNEL]: lovaszSoftmax,
   Add: binary(BinaryOp.add, anyNumeric),
   Sub: binary(BinaryOp.sub, anyNumeric),
