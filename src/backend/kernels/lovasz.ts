@@ -29,7 +29,7 @@ import type { NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { LOVASZ_SOFTMAX_KERNEL, pixelSets, unsortedClassLoss } from '../../losses/lovasz_softmax_loss.js';
 import { type Host, hostFor } from './host.js';
 import { Worker } from 'node:worker_threads';
-import { JOB_FLOATS, JOB_INTS, type JobAreas, type JobQueue, makeQueue, runJobs } from './wasm/lovasz_jobs.js';
+import { callExport, JOB_FLOATS, JOB_INTS, type JobAreas, type JobQueue, makeQueue, type RangePass, runJobs } from './wasm/lovasz_jobs.js';
 import { BACKWARD_BLOCK, HIST_SLOTS, instantiateLovasz, type LovaszExports } from './wasm/lovasz_wasm.js';
 import type { HelperMessage } from './wasm/lovasz_worker.js';
 import { simdSettings } from './wasm/runtime.js';
@@ -49,9 +49,10 @@ export interface LovaszSoftmaxAttrs {
  * bench/losses.ts --stages): compact (probabilities to class-major copies), count (classes per
  * set, the classes that need no sort), sort+walk (candidates, sort and walk of the other classes,
  * on both threads where there is a helper), backward (the softmax Jacobian, NHWC gradient); and,
- * always, entries sorted, jobs the helper thread ran and Jacobian halves it computed. Off by default.
+ * always, entries sorted, jobs the helper thread ran and the range passes (halves of the
+ * compaction or of the Jacobian) it did. Off by default.
  */
-export const lovaszKernelProfile = { enabled: false, ms: {} as Record<string, number>, sorted: 0, helperJobs: 0, helperBackward: 0 };
+export const lovaszKernelProfile = { enabled: false, ms: {} as Record<string, number>, sorted: 0, helperJobs: 0, helperRanges: 0 };
 
 let tick = 0;
 /** Add the time since the last mark to `stage` (when profiling). */
@@ -153,15 +154,9 @@ export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorIn
     const outAt = stats + 16 * C;
 
     const buf = h.f32(value).buffer;
-    const out32 = new Int32Array(buf, outAt, 4);
-    out32[1] = 0;
     let sawNaN = false;
     mark();
-    if (V > 0) {
-      mod.exports.lz_compact(h.ptr(probs), h.ptr(labels), 0, P, C, a.ignoreIndex, pT, V, lab, vIndex, 0, outAt);
-      if (out32[0] !== V) throw new Error(`${LOVASZ_SOFTMAX_KERNEL}: compaction found ${out32[0]} valid pixels, expected ${V}`);
-      sawNaN = out32[1] !== 0;
-    }
+    if (V > 0) sawNaN = runCompaction(mod, helper, { probs: h.ptr(probs), labels: h.ptr(labels), C, ignore: a.ignoreIndex, pT, V, lab, vIndex, outs: [outAt, outAt + 8] }, validPerImage, H * W, buf);
     mark('compact');
     const pTv = new Float32Array(buf, pT, C * V);
     const dPv = new Float32Array(buf, dP, C * V);
@@ -284,6 +279,67 @@ function runQueue(mod: LovaszModule, memory: { buffer: ArrayBufferLike }, q: Job
   }
 }
 
+/**
+ * Run a range pass of the module on two threads: `theirs` (an export and its arguments) on the
+ * helper, `mine` here, each writing only its own part of the outputs. Without a ready helper, or
+ * if it fails or is silent for HELPER_TIMEOUT_MS (then it is not used again), `theirs` runs here too.
+ */
+function onBothThreads(mod: LovaszModule, helper: Helper | undefined, mine: () => void, theirs: { fn: RangePass; args: number[] }): void {
+  if (!helper) {
+    mine();
+    callExport(mod.exports, theirs.fn, theirs.args);
+    return;
+  }
+  const done = new Int32Array(new SharedArrayBuffer(4));
+  helper.worker.postMessage({ call: { ...theirs, done } } satisfies HelperMessage);
+  mine();
+  if (Atomics.wait(done, 0, 0, HELPER_TIMEOUT_MS) === 'timed-out') helper.ready[0] = 0;
+  if (Atomics.load(done, 0) === 1) lovaszKernelProfile.helperRanges++;
+  else callExport(mod.exports, theirs.fn, theirs.args);
+}
+
+/** Pixels from which the compaction and the Jacobian pass are split between the two threads. */
+const RANGE_SPLIT = 4096;
+
+/** The compaction's pointers and sizes (lz_compact), with an output slot (2 × i32) per thread. */
+interface CompactionArgs {
+  probs: number;
+  labels: number;
+  C: number;
+  ignore: number;
+  pT: number;
+  V: number;
+  lab: number;
+  vIndex: number;
+  outs: [number, number];
+}
+
+/**
+ * The compaction (lz_compact) of the images' valid pixels: with a ready helper and two or more
+ * images, the later half of the images on the helper, writing from their first valid pixel on.
+ * Returns whether a NaN probability was seen.
+ */
+function runCompaction(mod: LovaszModule, helper: Helper | undefined, c: CompactionArgs, validPerImage: Int32Array, HW: number, buf: ArrayBufferLike): boolean {
+  const N = validPerImage.length;
+  const split = helper && N >= 2 && c.V >= RANGE_SPLIT ? N - (N >> 1) : N; // first image of the helper's half
+  let v0 = 0;
+  for (let n = 0; n < split; n++) v0 += validPerImage[n] as number;
+  const parts: Array<{ n0: number; n1: number; v0: number; end: number }> = [{ n0: 0, n1: split, v0: 0, end: v0 }];
+  if (split < N) parts.push({ n0: split, n1: N, v0, end: c.V });
+  const outs = parts.map((_, i) => new Int32Array(buf, c.outs[i]!, 2).fill(0));
+  const args = (i: number): number[] => {
+    const p = parts[i]!;
+    return [c.probs, c.labels, p.n0 * HW, p.n1 * HW, c.C, c.ignore, c.pT, c.V, c.lab, c.vIndex, p.v0, c.outs[i]!];
+  };
+  const mine = () => callExport(mod.exports, 'lz_compact', args(0));
+  if (parts.length === 1) mine();
+  else onBothThreads(mod, helper, mine, { fn: 'lz_compact', args: args(1) });
+  parts.forEach((p, i) => {
+    if (outs[i]![0] !== p.end) throw new Error(`${LOVASZ_SOFTMAX_KERNEL}: compaction of images ${p.n0}–${p.n1 - 1} ended at pixel ${outs[i]![0]}, expected ${p.end}`);
+  });
+  return outs.some((o) => o[1] !== 0);
+}
+
 /** The softmax Jacobian pass's pointers and sizes (lz_backward), with a dot scratch per thread. */
 interface BackwardArgs {
   pT: number;
@@ -296,30 +352,20 @@ interface BackwardArgs {
   dots: [number, number];
 }
 
-/** Pixels from which the Jacobian pass is split between this thread and the helper. */
-const BACKWARD_SPLIT = 4096;
-
 /**
- * The softmax Jacobian pass (lz_backward): with a ready helper, the valid pixels' second half
- * (and its rows of dz) on the helper thread and the first here; each pixel's row is computed alone,
- * so the bits do not depend on the split. A helper silent for HELPER_TIMEOUT_MS is not used again
- * and its half is computed here.
+ * The softmax Jacobian pass (lz_backward): with a ready helper, the valid pixels' second half (and
+ * its rows of dz) on the helper and the first here; each pixel's row is computed alone, so the
+ * bits do not depend on the split.
  */
 function runBackward(mod: LovaszModule, helper: Helper | undefined, a: BackwardArgs, buf: ArrayBufferLike): void {
-  const backward = mod.exports.lz_backward_simd ?? mod.exports.lz_backward;
-  const run = (v0: number, v1: number, j0: number, j1: number, dot: number) => backward(a.pT, a.dP, a.vIndex, a.C, a.V, a.dz, j1, dot, v0, v1, j0);
-  if (!helper || a.V < BACKWARD_SPLIT) {
-    run(0, a.V, 0, a.P, a.dots[0]);
+  const range = (v0: number, v1: number, j0: number, j1: number, dot: number): number[] => [a.pT, a.dP, a.vIndex, a.C, a.V, a.dz, j1, dot, v0, v1, j0];
+  if (!helper || a.V < RANGE_SPLIT) {
+    callExport(mod.exports, 'lz_backward', range(0, a.V, 0, a.P, a.dots[0]));
     return;
   }
   const half = a.V >> 1;
   const row = a.vIndex ? (new Int32Array(buf, a.vIndex + 4 * half, 1)[0] as number) : half; // dz row of the second half's first pixel
-  const done = new Int32Array(new SharedArrayBuffer(4));
-  helper.worker.postMessage({ backward: { args: [a.pT, a.dP, a.vIndex, a.C, a.V, a.dz, a.P, a.dots[1], half, a.V, row], done } } satisfies HelperMessage);
-  run(0, half, 0, row, a.dots[0]);
-  if (Atomics.wait(done, 0, 0, HELPER_TIMEOUT_MS) === 'timed-out') helper.ready[0] = 0;
-  if (Atomics.load(done, 0) === 1) lovaszKernelProfile.helperBackward++;
-  else run(half, a.V, row, a.P, a.dots[0]);
+  onBothThreads(mod, helper, () => callExport(mod.exports, 'lz_backward', range(0, half, 0, row, a.dots[0])), { fn: 'lz_backward', args: range(half, a.V, row, a.P, a.dots[1]) });
 }
 
 /** Whether SegLovaszSoftmax sorts on a helper thread where the wasm heap is shared (tests switch it). */

@@ -65,3 +65,12 @@ export function runJobs(mod: LovaszExports, memory: { buffer: ArrayBufferLike },
     q.floats[k * JOB_FLOATS + 1] = new Float64Array(memory.buffer, a.out, 1)[0] as number;
   }
 }
+
+/** The module's passes over a range of pixels, which the two threads can split. */
+export type RangePass = 'lz_compact' | 'lz_backward';
+
+/** Call a range pass (its SIMD variant where there is one). */
+export function callExport(m: LovaszExports, fn: RangePass, args: number[]): void {
+  const f = (fn === 'lz_backward' ? (m.lz_backward_simd ?? m.lz_backward) : m.lz_compact) as (...a: number[]) => void;
+  f(...args);
+}

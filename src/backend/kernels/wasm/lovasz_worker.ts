@@ -2,10 +2,10 @@
  * The helper thread of SegLovaszSoftmax on tfjs-wasm's threaded build (lovasz_jobs.ts): it
  * instantiates the kernel's generated module on the backend's shared memory once and sets
  * `ready[0]`, then, for each message, takes jobs from the queue until it is empty and signals ctrl[1],
- * or computes its half of the softmax Jacobian pass and signals `done`.
+ * or runs one range pass (its half of the compaction or of the softmax Jacobian) and signals `done`.
  */
 import { parentPort } from 'node:worker_threads';
-import { type JobAreas, type JobQueue, runJobs } from './lovasz_jobs.js';
+import { callExport, type JobAreas, type JobQueue, type RangePass, runJobs } from './lovasz_jobs.js';
 import type { LovaszExports } from './lovasz_wasm.js';
 
 interface WasmJsApi {
@@ -16,9 +16,10 @@ const WA = (globalThis as unknown as { WebAssembly: WasmJsApi }).WebAssembly;
 export type HelperMessage =
   | { init: { module: object; memory: { buffer: ArrayBufferLike }; ready: Int32Array } }
   | { run: { queue: JobQueue; areas: JobAreas } }
-  | { backward: { args: Parameters<LovaszExports['lz_backward']>; done: Int32Array } };
+  | { call: { fn: RangePass; args: number[]; done: Int32Array } };
 
 let mod: LovaszExports | undefined;
+
 let memory: { buffer: ArrayBufferLike } | undefined;
 
 parentPort?.on('message', (m: HelperMessage) => {
@@ -28,14 +29,14 @@ parentPort?.on('message', (m: HelperMessage) => {
     Atomics.store(m.init.ready, 0, 1);
     return;
   }
-  if ('backward' in m) {
+  if ('call' in m) {
     let ok = false;
     try {
-      if (mod) (mod.lz_backward_simd ?? mod.lz_backward)(...m.backward.args);
+      if (mod) callExport(mod, m.call.fn, m.call.args);
       ok = mod !== undefined;
     } finally {
-      Atomics.store(m.backward.done, 0, ok ? 1 : 2); // 2: not computed, the kernel's thread does it
-      Atomics.notify(m.backward.done, 0);
+      Atomics.store(m.call.done, 0, ok ? 1 : 2); // 2: not done, the kernel's thread does it
+      Atomics.notify(m.call.done, 0);
     }
     return;
   }
