@@ -39,24 +39,25 @@ function axisTaps(inSize: number, outSize: number, alignCorners: boolean, halfPi
   return { lo, hi, f };
 }
 
-/** The gradient on the SIMD kernel (float32 tap weights), the batch split in two parts (wasm/pool.ts). */
+/** The gradient on the SIMD kernel (the same arithmetic, so the same bits), the batch split in two parts (wasm/pool.ts). */
 function resizeBilinearGradSimd(h: Host, k: SimdExports, dy: TensorInfo, shape: [number, number, number, number], ty: AxisTaps, tx: AxisTaps): TensorInfo {
   const [N, H, W, C] = shape;
   const [, OH, OW] = dy.shape as [number, number, number, number];
   const out = h.alloc([...shape]);
-  const s = new Scratch(h, 3 * (OH + OW));
+  const ints = 2 * (OH + OW); // lo, hi per axis; an even count, so the f64 part after it is 8-byte aligned
+  const s = new Scratch(h, 2 * ints);
   try {
-    const ints = new Int32Array(s.f32(0, 3 * (OH + OW)).buffer, s.addr(0), 3 * (OH + OW));
-    const floats = s.f32(0, 3 * (OH + OW));
-    [ty, tx].forEach((t, axis) => {
-      const at = axis === 0 ? 0 : 3 * OH;
-      const n = axis === 0 ? OH : OW;
-      ints.set(t.lo, at);
-      ints.set(t.hi, at + n);
-      floats.set(t.f, at + 2 * n);
-    });
+    const iv = new Int32Array(s.f32(0, ints).buffer, s.addr(0), ints);
+    iv.set(ty.lo, 0);
+    iv.set(ty.hi, OH);
+    iv.set(tx.lo, 2 * OH);
+    iv.set(tx.hi, 2 * OH + OW);
+    const fAt = ints;
+    const fv = s.f64(fAt, OH + OW);
+    fv.set(ty.f, 0);
+    fv.set(tx.f, OH);
     const images = splitRows(N, Math.min(N, 2));
-    runParts(h, k, images.map(([n0, n1]) => ({ fn: 'resizegrad', args: [h.ptr(out) + 4 * n0 * H * W * C, h.ptr(dy) + 4 * n0 * OH * OW * C, n1 - n0, H, W, C, OH, OW, s.addr(0)] })));
+    runParts(h, k, images.map(([n0, n1]) => ({ fn: 'resizegrad', args: [h.ptr(out) + 4 * n0 * H * W * C, h.ptr(dy) + 4 * n0 * OH * OW * C, n1 - n0, H, W, C, OH, OW, s.addr(0), s.addr(fAt)] })));
   } finally {
     s.dispose();
   }

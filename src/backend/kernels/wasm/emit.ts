@@ -55,6 +55,9 @@ export function f32c(x: number): Code {
   const b = new Uint8Array(new Float32Array([x]).buffer);
   return [0x43, ...b];
 }
+export function f64c(x: number): Code {
+  return [0x44, ...new Uint8Array(new Float64Array([x]).buffer)];
+}
 export const drop = (v: Code): Code => [...v, 0x1a];
 
 // ---- i32 ----
@@ -93,6 +96,7 @@ export const f32 = {
 };
 export const f64 = {
   add: bin(0xa0),
+  sub: bin(0xa1),
   mul: bin(0xa2),
   demote: (a: Code): Code => [...a, 0xb6],
 };
@@ -127,9 +131,12 @@ export const f32x4 = {
   max: vbin(0xe9),
   /** The two low lanes as f64x2. */
   promoteLow: vun(0x5f),
+  /** An f64x2 rounded to float32 in the two low lanes (the others 0). */
+  demoteZero: vun(0x5e),
 };
 export const f64x2 = {
   add: vbin(0xf0),
+  mul: vbin(0xf2),
   splat: vun(0x14),
 };
 /** i8x16.shuffle of a and b by float lanes (0–3: a, 4–7: b). */

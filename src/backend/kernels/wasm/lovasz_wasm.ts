@@ -36,7 +36,7 @@
  * All pointers are byte addresses into the heap (unsigned; the heap may exceed 2 GB); counts are
  * below 2³¹. Entries are little-endian pairs of i32 (tagged index at +0, key at +4), moved as i64.
  */
-import { type Code, Func, buildModule, f32, f32c, f32x4, f64, f64x2, forLoop, get, i32, i32c, ifElse, ifThen, loadF32, loadF64, memarg, set, simd, storeF32, storeF64, v128, vbin, vun } from './emit.js';
+import { type Code, Func, buildModule, f32, f32c, f32x4, f64, f64c, f64x2, forLoop, get, i32, i32c, ifElse, ifThen, loadF32, loadF64, memarg, set, simd, storeF32, storeF64, v128, vbin, vun } from './emit.js';
 
 // ---- instructions emit.ts does not provide ----
 const bin = (op: number) => (a: Code, b: Code): Code => [...a, ...b, op];
@@ -71,9 +71,6 @@ const storeI16 = (addr: Code, v: Code): Code => [...addr, ...v, 0x3b, ...memarg(
 const move64 = (dst: Code, src: Code): Code => [...dst, ...src, 0x29, ...memarg(3, 0), 0x37, ...memarg(3, 0)];
 /** `cond ? a : b` (both evaluated). */
 const select = (a: Code, b: Code, cond: Code): Code => [...a, ...b, ...cond, 0x1b];
-function f64c(x: number): Code {
-  return [0x44, ...new Uint8Array(new Float64Array([x]).buffer)];
-}
 /** `while (cond) body` */
 const whileLoop = (cond: Code, ...body: Code[]): Code => [0x02, 0x40, 0x03, 0x40, ...cond, 0x45, 0x0d, 1, ...body.flat(), 0x0c, 0, 0x0b, 0x0b];
 const inc = (l: number, by: number | Code = 1): Code => set(l, i32.add(get(l), typeof by === 'number' ? i32c(by) : by));

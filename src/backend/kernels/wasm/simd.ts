@@ -26,6 +26,7 @@ import {
   f32c,
   f32x4,
   f64,
+  f64c,
   f64x2,
   forLoop,
   get,
@@ -479,58 +480,75 @@ function optimizerStep(kind: 'adam' | 'sgd'): Func {
 }
 
 /**
- * The gradient of a bilinear resize (resize.ts): dx[n, lo/hi(oy), lo/hi(ox), c] += the four tap
- * weights · dy[n, oy, ox, c], with per-axis taps precomputed in `taps`: i32 lo [OH], i32 hi [OH],
- * f32 f [OH], then the same for the width (OW each). dx zeroed by the caller. Arguments: dx, dy,
- * N, H, W, C, OH, OW, taps.
+ * The gradient of a bilinear resize (resize.ts), with the JS loop's arithmetic so that the bits are
+ * the same: dx[n, lo/hi(oy), lo/hi(ox), c] += dy[n, oy, ox, c]·w in float64, w one of the four tap
+ * weights (1 − fy)(1 − fx), (1 − fy)·fx, fy·(1 − fx), fy·fx in float64, rounded to float32 once per
+ * store (four channels a time in two f64x2 halves). Per-axis taps precomputed: `taps` holds i32 lo
+ * [OH], hi [OH], lo [OW], hi [OW]; `ftaps` (8-byte aligned) f64 f [OH], f [OW]. dx zeroed by the
+ * caller. Arguments: dx, dy, N, H, W, C, OH, OW, taps, ftaps.
  */
 function resizeGrad(): Func {
-  const f = new Func('resizegrad', new Array<'i32'>(9).fill('i32'));
-  const [dx, dy, N, H, W, C, OH, OW, taps] = [...Array(9).keys()] as [number, number, number, number, number, number, number, number, number];
-  const [n, oy, ox, c, C4, C4B, dyp, rowLo, rowHi, tl, tr, bl, br, tx] = Array.from({ length: 14 }, () => f.local('i32')) as [
-    number, number, number, number, number, number, number, number, number, number, number, number, number, number,
+  const f = new Func('resizegrad', new Array<'i32'>(10).fill('i32'));
+  const [dx, dy, N, H, W, C, OH, OW, taps, ftaps] = [...Array(10).keys()] as [number, number, number, number, number, number, number, number, number, number];
+  const [n, oy, ox, c, C4, C4B, dyp, rowLo, rowHi, tl, tr, bl, br] = Array.from({ length: 13 }, () => f.local('i32')) as [
+    number, number, number, number, number, number, number, number, number, number, number, number, number,
   ];
-  const [fy, fx, a, b] = [f.local('f32'), f.local('f32'), f.local('f32'), f.local('f32')];
-  const w = [f.local('f32'), f.local('f32'), f.local('f32'), f.local('f32')] as const; // TL, TR, BL, BR
+  const [fy, fx, a, b] = [f.local('f64'), f.local('f64'), f.local('f64'), f.local('f64')];
+  const w = [f.local('f64'), f.local('f64'), f.local('f64'), f.local('f64')] as const; // TL, TR, BL, BR
   const wv = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')] as const;
-  const d = f.local('v128');
-  const ds = f.local('f32');
-  const tap = (base: Code, i: Code): Code => i32.add(base, i32.shl(i, i32c(2))); // base + 4·i
+  const [d, dlo, dhi, t] = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
+  const ds = f.local('f64');
+  const at4 = (base: Code, i: Code): Code => i32.add(base, i32.shl(i, i32c(2))); // base + 4·i
+  const at8 = (base: Code, i: Code): Code => i32.add(base, i32.shl(i, i32c(3))); // base + 8·i
   const targets = [tl, tr, bl, br] as const;
-  // taps: lo, hi, f of the height at taps + 0, 4·OH, 8·OH; of the width at tx + 0, 4·OW, 8·OW
-  const yAt = (k: number, i: Code): Code => tap(i32.add(get(taps), i32.mul(get(OH), i32c(4 * k))), i);
-  const xAt = (k: number, i: Code): Code => tap(i32.add(get(tx), i32.mul(get(OW), i32c(4 * k))), i);
+  // taps: lo and hi of the height at 0 and 4·OH, of the width at 8·OH and 8·OH + 4·OW; f of the height at ftaps, of the width at ftaps + 8·OH
+  const iTap = (k: number, axis: 0 | 1, i: Code): Code => at4(i32.add(get(taps), axis === 0 ? i32.mul(get(OH), i32c(4 * k)) : i32.add(i32.mul(get(OH), i32c(8)), i32.mul(get(OW), i32c(4 * k)))), i);
+  const fTap = (axis: 0 | 1, i: Code): Code => at8(axis === 0 ? get(ftaps) : i32.add(get(ftaps), i32.mul(get(OH), i32c(8))), i);
   const row = (lo: Code): Code => i32.add(get(dx), i32.mul(i32.mul(i32.add(i32.mul(get(n), get(H)), lo), get(W)), get(C4B)));
+  /** target[c..c+4] += d·w in float64, rounded to float32 once */
+  const addInto = (target: number, k: number): Code =>
+    store128(
+      at4(get(target), get(c)),
+      [
+        ...set(t, load128(at4(get(target), get(c)))),
+        ...v128.shuffle32(
+          f32x4.demoteZero(f64x2.add(f32x4.promoteLow(get(t)), f64x2.mul(get(dlo), get(wv[k]!)))),
+          f32x4.demoteZero(f64x2.add(f32x4.promoteLow(v128.highToLow(get(t))), f64x2.mul(get(dhi), get(wv[k]!)))),
+          [0, 1, 4, 5],
+        ),
+      ],
+    );
   f.emit(
     set(C4, i32.and(get(C), i32c(~3))),
     set(C4B, i32.shl(get(C), i32c(2))),
-    set(tx, i32.add(get(taps), i32.mul(get(OH), i32c(12)))),
     set(dyp, get(dy)),
     forLoop(n, i32c(0), get(N), 1, [
       forLoop(oy, i32c(0), get(OH), 1, [
-        set(fy, loadF32(yAt(2, get(oy)))),
-        set(rowLo, row(loadI32(yAt(0, get(oy))))),
-        set(rowHi, row(loadI32(yAt(1, get(oy))))),
+        set(fy, loadF64(fTap(0, get(oy)))),
+        set(rowLo, row(loadI32(iTap(0, 0, get(oy))))),
+        set(rowHi, row(loadI32(iTap(1, 0, get(oy))))),
         forLoop(ox, i32c(0), get(OW), 1, [
-          set(fx, loadF32(xAt(2, get(ox)))),
-          set(a, f32.sub(f32c(1), get(fy))),
-          set(b, f32.sub(f32c(1), get(fx))),
-          set(w[0], f32.mul(get(a), get(b))),
-          set(w[1], f32.mul(get(a), get(fx))),
-          set(w[2], f32.mul(get(fy), get(b))),
-          set(w[3], f32.mul(get(fy), get(fx))),
-          ...w.map((x, i) => set(wv[i]!, f32x4.splat(get(x)))),
-          set(tl, i32.add(get(rowLo), i32.mul(loadI32(xAt(0, get(ox))), get(C4B)))),
-          set(tr, i32.add(get(rowLo), i32.mul(loadI32(xAt(1, get(ox))), get(C4B)))),
+          set(fx, loadF64(fTap(1, get(ox)))),
+          set(a, f64.sub(f64c(1), get(fy))),
+          set(b, f64.sub(f64c(1), get(fx))),
+          set(w[0], f64.mul(get(a), get(b))),
+          set(w[1], f64.mul(get(a), get(fx))),
+          set(w[2], f64.mul(get(fy), get(b))),
+          set(w[3], f64.mul(get(fy), get(fx))),
+          ...w.map((x, i) => set(wv[i]!, f64x2.splat(get(x)))),
+          set(tl, i32.add(get(rowLo), i32.mul(loadI32(iTap(0, 1, get(ox))), get(C4B)))),
+          set(tr, i32.add(get(rowLo), i32.mul(loadI32(iTap(1, 1, get(ox))), get(C4B)))),
           set(bl, i32.add(get(tl), i32.sub(get(rowHi), get(rowLo)))),
           set(br, i32.add(get(tr), i32.sub(get(rowHi), get(rowLo)))),
           forLoop(c, i32c(0), get(C4), 4, [
-            set(d, load128(tap(get(dyp), get(c)))),
-            ...targets.map((t, i) => store128(tap(get(t), get(c)), f32x4.add(load128(tap(get(t), get(c))), f32x4.mul(get(d), get(wv[i]!))))),
+            set(d, load128(at4(get(dyp), get(c)))),
+            set(dlo, f32x4.promoteLow(get(d))),
+            set(dhi, f32x4.promoteLow(v128.highToLow(get(d)))),
+            ...targets.map((tg, k) => addInto(tg, k)),
           ]),
           forLoop(c, get(C4), get(C), 1, [
-            set(ds, loadF32(tap(get(dyp), get(c)))),
-            ...targets.map((t, i) => storeF32(tap(get(t), get(c)), f32.add(loadF32(tap(get(t), get(c))), f32.mul(get(ds), get(w[i]!))))),
+            set(ds, f32.promote(loadF32(at4(get(dyp), get(c))))),
+            ...targets.map((tg, k) => storeF32(at4(get(tg), get(c)), f64.demote(f64.add(f32.promote(loadF32(at4(get(tg), get(c)))), f64.mul(get(ds), get(w[k]!)))))),
           ]),
           set(dyp, i32.add(get(dyp), get(C4B))),
         ]),
@@ -660,7 +678,7 @@ export type SimdExports = {
   dwinput(dx: I, dy: I, w: I, unused: I, N: I, H: I, W: I, C: I, OH: I, OW: I, KH: I, KW: I, SH: I, SW: I, DH: I, DW: I, top: I, left: I): void;
   transpose2d(src: I, dst: I, R: I, C: I): void;
   gemmtn(A: I, B: I, out: I, M: I, K: I, N: I, n0: I, n1: I, Ap: I, Bp: I, T: I): void;
-  resizegrad(dx: I, dy: I, N: I, H: I, W: I, C: I, OH: I, OW: I, taps: I): void;
+  resizegrad(dx: I, dy: I, N: I, H: I, W: I, C: I, OH: I, OW: I, taps: I, ftaps: I): void;
   opt_adam(w: I, g: I, m: I, v: I, wOut: I, mOut: I, vOut: I, n: I, lr: number, b1: number, b2: number, c1: number, c2: number, eps: number, bc1: number, bc2: number, wd: number): void;
   opt_sgd(w: I, g: I, m: I, wOut: I, mOut: I, n: I, lr: number, mu: number, wd: number): void;
 } & { [K in `bnapply_${SimdAct}`]: (x: I, y: I, a: I, b: I, rows: I, C: I) => void } & {
