@@ -2,7 +2,7 @@
  * `npm run bench`: ms per training step of DeepLabv3+/MobileNetV2 on every path available here,
  * side by side with PyTorch, as ONE table.
  *
- *   node dist/bench/bench.js [--sizes 256,512] [--batch 2] [--warmup 2] [--reps 5]
+ *   node dist/bench/bench.js [--sizes 256,512] [--batch 2] [--warmup 5] [--reps 7]
  *                            [--paths torch,torch-malloc,seg-torch,wasm,wasm-threads2,cpu,tensorflow] [--json <file>]
  *                            [--timeout <s per run>] [--no-lovasz] [--no-loader] [--use-mpio]
  *                            [--lovasz-classes 21] [--lovasz-scenario random|trained|voc] [--no-loop]
@@ -35,6 +35,9 @@
  *                  ratio to the bare step of the same path;
  *   seg eval       `seg eval`'s images/s at the crop size, and its pixels/s over training's.
  *
+ * Every path gets the same 5 warm-up steps, then the median of 7: a steady state, as a training run
+ * sees it (seg-torch's caching allocator and oneDNN's primitive cache, PyTorch's, fill over the
+ * first steps; with 2 warm-up steps seg-torch's 2×256² median read 239 ms where 8 gave 203).
  * Timing on a shared 2-core VM is noisy: the load average before the runs is printed; do not run
  * anything else meanwhile.
  */
@@ -118,8 +121,8 @@ function parseArgs(argv: string[]): Args {
   return {
     sizes: list(get('sizes'), '256,512').map(Number),
     batch: Number(get('batch') ?? 2),
-    warmup: Number(get('warmup') ?? 2),
-    reps: Number(get('reps') ?? 5),
+    warmup: Number(get('warmup') ?? 5),
+    reps: Number(get('reps') ?? 7),
     paths: list(get('paths'), 'torch,torch-malloc,seg-torch,wasm,wasm-threads2,tensorflow'),
     json: get('json'),
     timeoutS: Number(get('timeout') ?? 1800),
