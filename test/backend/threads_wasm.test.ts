@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend/index.js';
 import { registerTrainingKernels } from '../../src/backend/kernels/index.js';
 import { hostFor } from '../../src/backend/kernels/host.js';
-import { poolSettings, poolStats } from '../../src/backend/kernels/wasm/pool.js';
+import { poolSettings, poolStats, runParts } from '../../src/backend/kernels/wasm/pool.js';
 import { simdFor } from '../../src/backend/kernels/wasm/runtime.js';
 import { useThreadedWasm, wasmThreads } from '../../src/backend/kernels/wasm/threads.js';
 import { DENSE_CASES, DEPTHWISE_CASES, RESIZE_CASES } from './cases.js';
@@ -88,6 +88,27 @@ test('threaded build: the filter-gradient GEMM runs its column parts on the help
   assert.ok(poolStats.helperParts > before, 'the helper ran no part within 5 s');
   assert.deepEqual(Array.from(shared.dataSync()), Array.from(alone.dataSync()));
   tf.dispose([x, dy, alone, shared]);
+});
+
+test('threaded build: a part that traps on the helper thread is run again on the kernel thread, which reports the error; the pool goes on', async () => {
+  const h = hostFor(tf.backend());
+  const k = simdFor(h)!;
+  const x = tf.ones([64, 8]);
+  const out = h.alloc([64]); // per part p: float64 sums [8] at 128·p bytes, float32 accumulators [8] at 128·p + 64
+  const ptr = h.ptr(out);
+  const sums = () => Array.from(new Float64Array(h.f32(out).buffer, ptr, 8));
+  const part = (p: number, src: number) => ({ fn: 'colsum', args: [src, 32, 8, ptr + 128 * p + 64, ptr + 128 * p] });
+  const good = () => [0, 1].map((p) => part(p, h.ptr(x) + 4 * 32 * 8 * p));
+  runParts(h, k, good()); // starts the helper
+  await new Promise((r) => setTimeout(r, 200));
+  const memBytes = (h.wasmMemory() as { buffer: ArrayBufferLike }).buffer.byteLength;
+  const bad = [0, 1].map((p) => part(p, memBytes - 4));
+  assert.throws(() => runParts(h, k, bad), /out of bounds/);
+  h.f32(out).fill(0);
+  runParts(h, k, good());
+  assert.deepEqual(sums(), new Array(8).fill(32), 'the pool computes again after the failure');
+  h.dispose(out);
+  x.dispose();
 });
 
 test('a program on the threaded build exits by itself (the pthread workers do not keep Node alive)', () => {

@@ -100,8 +100,11 @@ export function runParts(h: Host, k: SimdExports, parts: readonly Part[]): void 
   if (helper) {
     const seq = Atomics.add(t.ctrl, SEQ, 1) + 1;
     Atomics.notify(t.ctrl, SEQ);
-    takeEntries(pool.fns, pool.memory, t, MAIN_THREAD);
-    waitForHelper(t, seq);
+    try {
+      takeEntries(pool.fns, pool.memory, t, MAIN_THREAD);
+    } finally {
+      waitForHelper(t, seq); // also when a part failed here: the table is not reused while the helper is in it
+    }
   } else {
     takeEntries(pool.fns, pool.memory, t, MAIN_THREAD);
   }
