@@ -5,11 +5,11 @@
  *   Conv2DBackpropFilter  dW[K, Cout] = P[M, K]ᵀ · dY[M, Cout]      P = im2col(x)
  *   Conv2DBackpropInput   dX = col2im(dY[M, Cout] · W[K, Cout]ᵀ)
  *
- * with M = N·OH·OW output positions and K = KH·KW·Cin. The matrix products run through the
- * backend's own BatchMatMul; on wasm that is XNNPACK's GEMM, which tfjs-backend-wasm uses only
- * when neither operand is transposed and the batch is 1, so the transposes are made explicit
- * (on the operand with fewer columns). A pointwise convolution (1×1, stride 1, no padding) needs
- * no im2col/col2im at all.
+ * with M = N·OH·OW output positions and K = KH·KW·Cin. The input gradient's product runs through
+ * the backend's own BatchMatMul (on wasm XNNPACK's GEMM, which tfjs-backend-wasm uses only when
+ * neither operand is transposed and the batch is 1, so the small filter's transpose is explicit).
+ * The filter gradient's Pᵀ·dY runs on wasm on seg's own GEMM (gemmtn, wasm/simd.ts), elsewhere on
+ * BatchMatMul. A pointwise convolution (1×1, stride 1, no padding) needs no im2col/col2im at all.
  *
  * Both kernels also accept a `dilations` attribute, which tfjs's own Conv2DBackprop* kernels do not
  * have; seg's Conv2D gradient (gradients.ts) passes it, so dilated convolutions can be trained.

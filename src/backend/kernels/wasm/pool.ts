@@ -127,10 +127,7 @@ function waitForHelper(t: PartTable, seq: number): void {
   }
 }
 
-/**
- * [start, end) row ranges for `parts` parts of `rows` rows, each start a multiple of `align`
- * (the kernels fold their float32 block sums every `align` rows).
- */
+/** [start, end) ranges for `parts` parts of `rows` rows (or columns), each start a multiple of `align`. */
 export function splitRows(rows: number, parts: number, align = 1): Array<[number, number]> {
   const out: Array<[number, number]> = [];
   let s = 0;
