@@ -281,15 +281,10 @@ function runQueue(mod: LovaszModule, memory: { buffer: ArrayBufferLike }, q: Job
 
 /**
  * Run a range pass of the module on two threads: `theirs` (an export and its arguments) on the
- * helper, `mine` here, each writing only its own part of the outputs. Without a ready helper, or
- * if it fails or is silent for HELPER_TIMEOUT_MS (then it is not used again), `theirs` runs here too.
+ * helper, `mine` here, each writing only its own part of the outputs. If the helper fails or is
+ * silent for HELPER_TIMEOUT_MS (then it is not used again), `theirs` runs here too.
  */
-function onBothThreads(mod: LovaszModule, helper: Helper | undefined, mine: () => void, theirs: { fn: RangePass; args: number[] }): void {
-  if (!helper) {
-    mine();
-    callExport(mod.exports, theirs.fn, theirs.args);
-    return;
-  }
+function onBothThreads(mod: LovaszModule, helper: Helper, mine: () => void, theirs: { fn: RangePass; args: number[] }): void {
   const done = new Int32Array(new SharedArrayBuffer(4));
   helper.worker.postMessage({ call: { ...theirs, done } } satisfies HelperMessage);
   mine();
@@ -332,8 +327,8 @@ function runCompaction(mod: LovaszModule, helper: Helper | undefined, c: Compact
     return [c.probs, c.labels, p.n0 * HW, p.n1 * HW, c.C, c.ignore, c.pT, c.V, c.lab, c.vIndex, p.v0, c.outs[i]!];
   };
   const mine = () => callExport(mod.exports, 'lz_compact', args(0));
-  if (parts.length === 1) mine();
-  else onBothThreads(mod, helper, mine, { fn: 'lz_compact', args: args(1) });
+  if (helper && parts.length === 2) onBothThreads(mod, helper, mine, { fn: 'lz_compact', args: args(1) });
+  else mine();
   parts.forEach((p, i) => {
     if (outs[i]![0] !== p.end) throw new Error(`${LOVASZ_SOFTMAX_KERNEL}: compaction of images ${p.n0}–${p.n1 - 1} ended at pixel ${outs[i]![0]}, expected ${p.end}`);
   });

@@ -104,11 +104,10 @@ const X = {
   fsub: f32x4.sub,
   fsplat: f32x4.splat,
   promoteLow: f32x4.promoteLow,
-  /** f64x2 → the two low f32 lanes (high lanes 0) */
-  demoteZero: vun(0x5e),
+  demoteZero: f32x4.demoteZero,
   dadd: f64x2.add,
   dsub: vbin(0xf1),
-  dmul: vbin(0xf2),
+  dmul: f64x2.mul,
   dsplat: f64x2.splat,
   zero: v128.zero,
 };

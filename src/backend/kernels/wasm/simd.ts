@@ -54,6 +54,8 @@ export const SIMD_ACTS: readonly SimdAct[] = ['none', 'relu', 'relu6'];
 
 const idx4 = (base: Code, i: Code): Code => i32.add(base, i32.shl(i, i32c(2))); // base + 4·i
 const idx8 = (base: Code, i: Code): Code => i32.add(base, i32.shl(i, i32c(3))); // base + 8·i
+/** The smaller of two signed i32 (select(x, y, x < y); both evaluated twice: locals or constants). */
+const minS = (x: Code, y: Code): Code => [...x, ...y, ...x, ...y, ...i32.ltS([], []), 0x1b];
 
 /** acc32[0..C) → out64 (+=), then acc32 = 0. */
 function fold(f: Func, acc32: number, out64: number, C: number): Code {
@@ -361,7 +363,6 @@ function transpose2d(): Func {
   const q = f.local('i32'); // dst address of (c, r)
   const [a, b, cc, d, t0, t1, t2, t3] = [0, 1, 2, 3, 4, 5, 6, 7].map(() => f.local('v128')) as [number, number, number, number, number, number, number, number];
   const at = (base: Code, row: Code, col: Code, rowBytes: number): Code => i32.add(base, i32.add(i32.mul(row, get(rowBytes)), i32.shl(col, i32c(2))));
-  const min = (x: Code, y: Code): Code => [...x, ...y, ...x, ...y, ...i32.ltS([], []), 0x1b]; // select(x, y, x < y)
   const block: Code[] = [
     set(p, at(get(src), get(r), get(c), rowB)),
     set(a, load128(get(p))),
@@ -384,9 +385,9 @@ function transpose2d(): Func {
     set(rowB, i32.shl(get(C), i32c(2))),
     set(colB, i32.shl(get(R), i32c(2))),
     forLoop(r0, i32c(0), get(R4), 16, [
-      set(rEnd, min(i32.add(get(r0), i32c(16)), get(R4))),
+      set(rEnd, minS(i32.add(get(r0), i32c(16)), get(R4))),
       forLoop(c0, i32c(0), get(C4), 8, [
-        set(cEnd, min(i32.add(get(c0), i32c(8)), get(C4))),
+        set(cEnd, minS(i32.add(get(c0), i32c(8)), get(C4))),
         forLoop(r, get(r0), get(rEnd), 4, [forLoop(c, get(c0), get(cEnd), 4, block)]),
       ]),
       // columns C4..C of rows r0..rEnd
@@ -498,19 +499,17 @@ function resizeGrad(): Func {
   const wv = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')] as const;
   const [d, dlo, dhi, t] = [f.local('v128'), f.local('v128'), f.local('v128'), f.local('v128')];
   const ds = f.local('f64');
-  const at4 = (base: Code, i: Code): Code => i32.add(base, i32.shl(i, i32c(2))); // base + 4·i
-  const at8 = (base: Code, i: Code): Code => i32.add(base, i32.shl(i, i32c(3))); // base + 8·i
   const targets = [tl, tr, bl, br] as const;
   // taps: lo and hi of the height at 0 and 4·OH, of the width at 8·OH and 8·OH + 4·OW; f of the height at ftaps, of the width at ftaps + 8·OH
-  const iTap = (k: number, axis: 0 | 1, i: Code): Code => at4(i32.add(get(taps), axis === 0 ? i32.mul(get(OH), i32c(4 * k)) : i32.add(i32.mul(get(OH), i32c(8)), i32.mul(get(OW), i32c(4 * k)))), i);
-  const fTap = (axis: 0 | 1, i: Code): Code => at8(axis === 0 ? get(ftaps) : i32.add(get(ftaps), i32.mul(get(OH), i32c(8))), i);
+  const iTap = (k: number, axis: 0 | 1, i: Code): Code => idx4(i32.add(get(taps), axis === 0 ? i32.mul(get(OH), i32c(4 * k)) : i32.add(i32.mul(get(OH), i32c(8)), i32.mul(get(OW), i32c(4 * k)))), i);
+  const fTap = (axis: 0 | 1, i: Code): Code => idx8(axis === 0 ? get(ftaps) : i32.add(get(ftaps), i32.mul(get(OH), i32c(8))), i);
   const row = (lo: Code): Code => i32.add(get(dx), i32.mul(i32.mul(i32.add(i32.mul(get(n), get(H)), lo), get(W)), get(C4B)));
   /** target[c..c+4] += d·w in float64, rounded to float32 once */
   const addInto = (target: number, k: number): Code =>
     store128(
-      at4(get(target), get(c)),
+      idx4(get(target), get(c)),
       [
-        ...set(t, load128(at4(get(target), get(c)))),
+        ...set(t, load128(idx4(get(target), get(c)))),
         ...v128.shuffle32(
           f32x4.demoteZero(f64x2.add(f32x4.promoteLow(get(t)), f64x2.mul(get(dlo), get(wv[k]!)))),
           f32x4.demoteZero(f64x2.add(f32x4.promoteLow(v128.highToLow(get(t))), f64x2.mul(get(dhi), get(wv[k]!)))),
@@ -541,14 +540,14 @@ function resizeGrad(): Func {
           set(bl, i32.add(get(tl), i32.sub(get(rowHi), get(rowLo)))),
           set(br, i32.add(get(tr), i32.sub(get(rowHi), get(rowLo)))),
           forLoop(c, i32c(0), get(C4), 4, [
-            set(d, load128(at4(get(dyp), get(c)))),
+            set(d, load128(idx4(get(dyp), get(c)))),
             set(dlo, f32x4.promoteLow(get(d))),
             set(dhi, f32x4.promoteLow(v128.highToLow(get(d)))),
             ...targets.map((tg, k) => addInto(tg, k)),
           ]),
           forLoop(c, get(C4), get(C), 1, [
-            set(ds, f32.promote(loadF32(at4(get(dyp), get(c))))),
-            ...targets.map((tg, k) => storeF32(at4(get(tg), get(c)), f64.demote(f64.add(f32.promote(loadF32(at4(get(tg), get(c)))), f64.mul(get(ds), get(w[k]!)))))),
+            set(ds, f32.promote(loadF32(idx4(get(dyp), get(c))))),
+            ...targets.map((tg, k) => storeF32(idx4(get(tg), get(c)), f64.demote(f64.add(f32.promote(loadF32(idx4(get(tg), get(c)))), f64.mul(get(ds), get(w[k]!)))))),
           ]),
           set(dyp, i32.add(get(dyp), get(C4B))),
         ]),
@@ -580,11 +579,9 @@ function gemmTN(): Func {
   const acc = Array.from({ length: 8 }, () => L('v128'));
   const [b0, b1, av] = [L('v128'), L('v128'), L('v128')];
   const MC = GEMM_MC;
-  const min = (x: Code, y: Code): Code => [...x, ...y, ...x, ...y, ...i32.ltS([], []), 0x1b]; // select(x, y, x < y)
-  const at4 = (base: Code, idx: Code): Code => i32.add(base, i32.shl(idx, i32c(2)));
   // Ap: panel i, row m at Ap + (i·MC + m)·16; Bp: panel j, row m at Bp + (j·MC + m)·32
   const packA: Code[] = [
-    set(row, at4(get(A), i32.mul(i32.add(get(m0), get(m)), get(K)))),
+    set(row, idx4(get(A), i32.mul(i32.add(get(m0), get(m)), get(K)))),
     forLoop(i, i32c(0), get(K4), 1, [
       ifElse(
         i32.leS(i32.shl(i32.add(get(i), i32c(1)), i32c(2)), get(K)),
@@ -592,13 +589,13 @@ function gemmTN(): Func {
         [
           set(dst, i32.add(get(Ap), i32.shl(i32.add(i32.mul(get(i), i32c(MC)), get(m)), i32c(4)))),
           store128(get(dst), v128.zero()),
-          forLoop(r, i32c(0), i32.sub(get(K), i32.shl(get(i), i32c(2))), 1, [storeF32(at4(get(dst), get(r)), loadF32(at4(get(row), i32.add(i32.shl(get(i), i32c(2)), get(r)))))]),
+          forLoop(r, i32c(0), i32.sub(get(K), i32.shl(get(i), i32c(2))), 1, [storeF32(idx4(get(dst), get(r)), loadF32(idx4(get(row), i32.add(i32.shl(get(i), i32c(2)), get(r)))))]),
         ],
       ),
     ]),
   ];
   const packB: Code[] = [
-    set(row, at4(get(B), i32.add(i32.mul(i32.add(get(m0), get(m)), get(N)), get(n0)))),
+    set(row, idx4(get(B), i32.add(i32.mul(i32.add(get(m0), get(m)), get(N)), get(n0)))),
     forLoop(j, i32c(0), get(NP), 1, [
       set(dst, i32.add(get(Bp), i32.shl(i32.add(i32.mul(get(j), i32c(MC)), get(m)), i32c(5)))),
       ifElse(
@@ -607,7 +604,7 @@ function gemmTN(): Func {
         [
           store128(get(dst), v128.zero()),
           store128(get(dst), v128.zero(), 16),
-          forLoop(c, i32c(0), i32.sub(get(nw), i32.shl(get(j), i32c(3))), 1, [storeF32(at4(get(dst), get(c)), loadF32(at4(get(row), i32.add(i32.shl(get(j), i32c(3)), get(c)))))]),
+          forLoop(c, i32c(0), i32.sub(get(nw), i32.shl(get(j), i32c(3))), 1, [storeF32(idx4(get(dst), get(c)), loadF32(idx4(get(row), i32.add(i32.shl(get(j), i32c(3)), get(c)))))]),
         ],
       ),
     ]),
@@ -630,12 +627,12 @@ function gemmTN(): Func {
     // the tile's corner (kk, nn) in out; rows × cols of it inside out
     set(kk, i32.shl(get(i), i32c(2))),
     set(nn, i32.add(get(n0), i32.shl(get(j), i32c(3)))),
-    set(rows, min(i32c(4), i32.sub(get(K), get(kk)))),
-    set(cols, min(i32c(8), i32.sub(get(n1), get(nn)))),
+    set(rows, minS(i32c(4), i32.sub(get(K), get(kk)))),
+    set(cols, minS(i32c(8), i32.sub(get(n1), get(nn)))),
     ifElse(
       i32.and(i32.eq(get(rows), i32c(4)), i32.eq(get(cols), i32c(8))),
       [0, 1, 2, 3].flatMap((q) => [
-        set(dst, at4(get(out), i32.add(i32.mul(i32.add(get(kk), i32c(q)), get(N)), get(nn)))),
+        set(dst, idx4(get(out), i32.add(i32.mul(i32.add(get(kk), i32c(q)), get(N)), get(nn)))),
         store128(get(dst), f32x4.add(load128(get(dst)), get(acc[2 * q]!))),
         store128(get(dst), f32x4.add(load128(get(dst), 16), get(acc[2 * q + 1]!)), 16),
       ]),
@@ -643,8 +640,8 @@ function gemmTN(): Func {
         ...[0, 1, 2, 3].flatMap((q) => [store128(get(T), get(acc[2 * q]!), 32 * q), store128(get(T), get(acc[2 * q + 1]!), 32 * q + 16)]),
         forLoop(r, i32c(0), get(rows), 1, [
           forLoop(c, i32c(0), get(cols), 1, [
-            set(dst, at4(get(out), i32.add(i32.mul(i32.add(get(kk), get(r)), get(N)), i32.add(get(nn), get(c))))),
-            storeF32(get(dst), f32.add(loadF32(get(dst)), loadF32(at4(get(T), i32.add(i32.shl(get(r), i32c(3)), get(c)))))),
+            set(dst, idx4(get(out), i32.add(i32.mul(i32.add(get(kk), get(r)), get(N)), i32.add(get(nn), get(c))))),
+            storeF32(get(dst), f32.add(loadF32(get(dst)), loadF32(idx4(get(T), i32.add(i32.shl(get(r), i32c(3)), get(c)))))),
           ]),
         ]),
       ],
@@ -655,7 +652,7 @@ function gemmTN(): Func {
     set(K4, [...i32.add(get(K), i32c(3)), ...i32c(2), 0x75]), // ⌈K/4⌉ (i32.shr_s)
     set(NP, [...i32.add(get(nw), i32c(7)), ...i32c(3), 0x75]), // ⌈nw/8⌉
     forLoop(m0, i32c(0), get(M), MC, [
-      set(mr, min(i32c(MC), i32.sub(get(M), get(m0)))),
+      set(mr, minS(i32c(MC), i32.sub(get(M), get(m0)))),
       forLoop(m, i32c(0), get(mr), 1, [...packA, ...packB]),
       forLoop(j, i32c(0), get(NP), 1, [forLoop(i, i32c(0), get(K4), 1, kernel)]),
     ]),
