@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "seg_torch",
-      "sources": ["src/addon.cc", "src/glue.cc", "src/conv.cc", "src/fused.cc", "src/gemm.cc", "src/alloc.cc", "src/lovasz.cc"],
+      "sources": ["src/addon.cc", "src/glue.cc", "src/conv.cc", "src/fused.cc", "src/gemm.cc", "src/alloc.cc", "src/lovasz.cc", "src/avx2.cc"],
       "include_dirs": ["<!@(node scripts/libtorch.cjs include)"],
       "libraries": ["<!@(node scripts/libtorch.cjs libs)", "-ldl", "-fopenmp"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],

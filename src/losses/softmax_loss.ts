@@ -54,34 +54,43 @@ export function softmaxCore(logits: tf.Tensor4D, labels: PreparedLabels, options
 /**
  * (1/V) Σ_valid w_y · (−log softmax(z)_y), in float64, with −log softmax(z)_y computed as
  * max(z) − z_y − log(max_c p_c): exact for any finite logits (max_c p_c ≥ 1/C, while p_y itself
- * may underflow to 0). Fills `grad` with (p − onehot(y))·w_y/V (0 at ignored pixels) when given.
+ * may underflow to 0). NaN when any probability is NaN. Fills `grad` when given (softmaxGradient).
  */
 function crossEntropy(z: Float32Array, p: Float32Array, data: Int32Array, ignoreIndex: number, C: number, w: Float64Array, V: number, grad: Float32Array | undefined): number {
   let loss = 0;
-  for (let j = 0, row = 0; j < data.length; j++, row += C) {
+  let nan = false;
+  for (let j = 0; j < data.length; j++) {
     const y = data[j] as number;
-    if (y === ignoreIndex) {
-      if (grad) grad.fill(0, row, row + C);
-      continue;
-    }
+    if (y === ignoreIndex) continue;
+    const row = j * C;
     let zMax = -Infinity;
     let pMax = 0;
-    for (let c = 0; c < C; c++) {
-      const zc = z[row + c] as number;
-      const pc = p[row + c] as number;
+    for (let c = row; c < row + C; c++) {
+      const zc = z[c] as number;
+      const pc = p[c] as number;
       if (zc > zMax) zMax = zc;
       if (pc > pMax) pMax = pc;
-      if (pc !== pc) loss = NaN; // NaN or infinite logits: the loss is NaN, never a number
+      if (pc !== pc) nan = true;
     }
-    const wy = w[y] as number;
-    loss += wy * (zMax - (z[row + y] as number) - Math.log(pMax));
-    if (grad) {
-      const s = wy / V;
-      for (let c = 0; c < C; c++) grad[row + c] = (p[row + c] as number) * s;
-      grad[row + y] = (grad[row + y] as number) - s;
-    }
+    loss += (w[y] as number) * (zMax - (z[row + y] as number) - Math.log(pMax));
   }
-  return loss / V;
+  if (grad) softmaxGradient(p, data, ignoreIndex, C, w, V, grad);
+  return nan ? NaN : loss / V;
+}
+
+/** grad = (p − onehot(y))·w_y/V, 0 at ignored pixels. */
+function softmaxGradient(p: Float32Array, data: Int32Array, ignoreIndex: number, C: number, w: Float64Array, V: number, grad: Float32Array): void {
+  for (let j = 0; j < data.length; j++) {
+    const y = data[j] as number;
+    const row = j * C;
+    if (y === ignoreIndex) {
+      grad.fill(0, row, row + C);
+      continue;
+    }
+    const s = (w[y] as number) / V;
+    for (let c = row; c < row + C; c++) grad[c] = (p[c] as number) * s;
+    grad[row + y] = (grad[row + y] as number) - s;
+  }
 }
 
 /**

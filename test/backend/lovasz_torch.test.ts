@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { LOVASZ_SOFTMAX_KERNEL } from '../../src/backend/kernels/lovasz.js';
 import { TORCH_BACKEND } from '../../src/backend/native/index.js';
 import { Rng } from '../../src/util/rng.js';
-import { assertSame, countingCalls, equivalenceSuite, lossAndGrad, makeCase, withoutKernel } from './lovasz_cases.js';
+import { CASES, MODES, assertSame, countingCalls, equivalenceSuite, lossAndGrad, makeCase, withoutKernel } from './lovasz_cases.js';
 import { SKIP_NATIVE, activateTorch, f32, i32, runTorch, torchBackend } from './native_helpers.js';
 
 const skip = SKIP_NATIVE;
@@ -70,5 +70,25 @@ test('a large pooled set (both threads count it; MSD buckets with digit passes),
       assertSame(result, want, `${labels}, ${JSON.stringify(mode)}`);
     }
     tf.dispose([c.logits, c.labels]);
+  }
+});
+
+test('the portable loops (AVX2 off: candidate scan, softmax) give the same bits as the JavaScript path', { skip }, () => {
+  const addon = torchBackend().addon;
+  const large = { name: 'large', shape: [2, 96, 96, 8] as [number, number, number, number], seed: 22, ignore: 0.03, logits: 'normal' as const, labels: 'random' as const };
+  for (const c of [...CASES, large]) {
+    const { logits, labels } = makeCase(c);
+    for (const mode of MODES) {
+      const want = withoutKernel(TORCH_BACKEND, () => lossAndGrad(logits, labels, mode));
+      const previous = addon.avx2(false);
+      try {
+        const { result, calls } = countingCalls(TORCH_BACKEND, () => lossAndGrad(logits, labels, mode));
+        assert.equal(calls, 1);
+        assertSame(result, want, `${c.name}, ${JSON.stringify(mode)}, AVX2 off`);
+      } finally {
+        addon.avx2(previous);
+      }
+    }
+    tf.dispose([logits, labels]);
   }
 });

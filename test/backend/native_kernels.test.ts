@@ -321,7 +321,34 @@ describe('torch: reductions and softmax vs stock cpu', { skip }, () => {
     });
   }
   test('Softmax', () => {
-    for (const shape of [[2, 3, 4, 5], [7, 2], [1, 19]]) same('Softmax', { logits: randArr(rng, shape, -6, 6) }, { dim: -1 });
+    for (const shape of [[2, 3, 4, 5], [7, 2], [1, 19], [3, 7, 21], [17, 64], [9, 65], [8, 1]]) same('Softmax', { logits: randArr(rng, shape, -6, 6) }, { dim: -1 });
+  });
+  test('Softmax: the AVX2 loop (eight rows at once) gives the portable loop\'s bits, NaN, ±Infinity and underflow included', () => {
+    const addon = torchBackend().addon;
+    const shapes = [[3, 7, 21], [17, 2], [16, 64], [9, 65], [8, 1], [5, 3]];
+    for (const shape of shapes) {
+      const x = randArr(rng, shape, -30, 30);
+      const v = x.data as Float32Array;
+      const D = shape[shape.length - 1] as number;
+      // rows with a NaN, +Infinity, −Infinity, a logit far below the others (e^−87 clamp) and all equal
+      if (v.length >= 5 * D) {
+        v[0] = NaN;
+        v[D] = Infinity;
+        v[2 * D] = -Infinity;
+        v[3 * D] = -500;
+        v.fill(0.5, 4 * D, 5 * D);
+      }
+      const previous = addon.avx2(false);
+      try {
+        const portable = runTorch('Softmax', { logits: x }, { dim: -1 });
+        addon.avx2(previous);
+        const vector = runTorch('Softmax', { logits: x }, { dim: -1 });
+        const [a, b] = [portable[0]!.data, vector[0]!.data];
+        for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) assert.fail(`[${shape}] ${i}: ${b[i]} (AVX2) vs ${a[i]}`);
+      } finally {
+        addon.avx2(previous);
+      }
+    }
   });
 });
 

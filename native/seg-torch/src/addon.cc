@@ -346,9 +346,17 @@ napi_value allocStatsFn(Call& c) {
   return arr;
 }
 
+// avx2() whether seg's AVX2 loops run; avx2(on) turns them on (where the CPU has AVX2) or off and returns the previous setting.
+napi_value avx2Fn(Call& c) {
+  napi_value v;
+  check(napi_get_boolean(c.env, c.argc > 0 ? setAvx2(c.flag(0)) : useAvx2(), &v), "boolean");
+  return v;
+}
+
 napi_value configFn(Call& c) {
   std::string s = "libtorch " + std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
-                  std::to_string(TORCH_VERSION_PATCH) + (at::hasMKLDNN() ? ", oneDNN" : "") + (at::hasMKL() ? ", MKL" : "") + (hasFastGemm() ? ", dnnl_sgemm" : "");
+                  std::to_string(TORCH_VERSION_PATCH) + (at::hasMKLDNN() ? ", oneDNN" : "") + (at::hasMKL() ? ", MKL" : "") + (hasFastGemm() ? ", dnnl_sgemm" : "") +
+                  (useAvx2() ? ", AVX2" : "");
   napi_value v;
   check(napi_create_string_utf8(c.env, s.c_str(), s.size(), &v), "string");
   return v;
@@ -415,6 +423,7 @@ NAPI_MODULE_INIT() {
       {"read", wrap<readFn>},
       {"release", wrap<releaseFn>},
       {"stats", wrap<statsFn>},
+      {"avx2", wrap<avx2Fn>},
       {"setNumThreads", wrap<setNumThreadsFn>},
       {"numThreads", wrap<numThreadsFn>},
       {"parallelThreads", wrap<parallelThreadsFn>},

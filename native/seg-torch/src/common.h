@@ -128,6 +128,21 @@ inline void softmaxRow(const float* x, float* y, int64_t D) {
   for (int64_t j = 0; j < D; j++) y[j] *= inv;
 }
 
+// ---- AVX2 paths (avx2.cc; lovasz.cc's candidate scan) ----
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SEG_X86 1
+#else
+#define SEG_X86 0
+#endif
+// Whether seg's AVX2 loops run: where the CPU has AVX2, unless SEG_TORCH_AVX2=0 or turned off with
+// setAvx2 (tests compare them with the portable loops); setAvx2 returns the previous setting.
+bool useAvx2();
+bool setAvx2(bool on);
+constexpr int64_t kSoftmax8MaxD = 64;
+// softmaxRow of eight rows at once, the same bits (row k is x + rows[k]·D; its value c goes to
+// y[k·rowStride + c·classStride]), where useAvx2() and D ≤ kSoftmax8MaxD; false (nothing written) elsewhere.
+bool softmax8(const float* x, const int64_t* rows, int64_t D, float* y, int64_t rowStride, int64_t classStride);
+
 // act: 0 none, 1 relu, 2 relu6. x [..., C]; returns y, mean, variance (biased).
 std::vector<at::Tensor> bnActForward(const at::Tensor& x, const at::Tensor& gamma, const at::Tensor& beta, int act, double eps);
 // returns dx, dgamma, dbeta.

@@ -366,7 +366,12 @@ at::Tensor softmaxLast(const at::Tensor& x0) {
   const float* xp = x.data_ptr<float>();
   float* yp = y.data_ptr<float>();
   at::parallel_for(0, rows, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(D, 1)), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++) softmaxRow(xp + r * D, yp + r * D, D);
+    int64_t r = r0;
+    for (int64_t rows[8]; r + 8 <= r1; r += 8) {
+      for (int k = 0; k < 8; k++) rows[k] = r + k;
+      if (!softmax8(xp, rows, D, yp + r * D, D, 1)) break;
+    }
+    for (; r < r1; r++) softmaxRow(xp + r * D, yp + r * D, D);
   });
   return y;
 }

@@ -27,6 +27,10 @@
 #include <cstring>
 #include <limits>
 
+#if SEG_X86
+#include <immintrin.h>
+#endif
+
 namespace segtorch {
 namespace {
 
@@ -62,12 +66,15 @@ struct Entry {
   uint32_t tagged, key;
 };
 
+constexpr int64_t kScanSlack = 8;  // entries the vector scan may write past the candidates
+
 // A thread's buffers, grown as needed and kept between calls.
 struct SortBuffers {
   std::vector<Entry> a, b;
   std::vector<int32_t> hist;
+  // n entries, and room for the vector scan's last stores past them
   void reserve(int64_t n) {
-    if (static_cast<int64_t>(a.size()) < n) a.resize(n), b.resize(n);
+    if (static_cast<int64_t>(a.size()) < n + kScanSlack) a.resize(n + kScanSlack), b.resize(n + kScanSlack);
   }
 };
 
@@ -197,6 +204,100 @@ double unsortedClassLoss(const Inputs& in, int64_t c, int64_t G, const Set& r, d
   return loss / static_cast<double>(G);
 }
 
+// The candidates of a class: their count and the least and greatest key among them.
+struct Candidates {
+  int64_t n = 0;
+  uint32_t min = 0xffffffffu, max = 0;
+};
+
+// Class c's candidates among the pixels r into A, in pixel order: foreground pixels with p < 1
+// (err = 1 − p) and background pixels with p > 0 (err = p) that do not sort after the last
+// foreground pixel (bits of p ≥ minFgErrBits). Branch-free: every pixel's entry is written at
+// A[n], and n advances only for a candidate.
+Candidates scanScalar(const float* p, const uint16_t* lab, uint16_t c, const Set& r, uint32_t minFgErrBits, Entry* A) {
+  Candidates k;
+  for (int64_t v = r.s; v < r.e; v++) {
+    const uint32_t bits = bitsOf(p[v]);
+    const bool fg = lab[v] == c;
+    const uint32_t fgBits = bitsOf(static_cast<float>(1 - static_cast<double>(p[v])));
+    const bool keep = fg ? bits < kOneBits : (bits != 0) & (bits >= minFgErrBits);
+    const uint32_t key = descendingKey(fg ? fgBits : bits);
+    A[k.n] = {static_cast<uint32_t>(v) | (fg ? kFgTag : 0u), key};
+    k.n += keep;
+    const uint32_t mask = 0u - static_cast<uint32_t>(keep);  // branch-free min/max over candidates
+    k.min = std::min(k.min, key | ~mask);
+    k.max = std::max(k.max, key & mask);
+  }
+  return k;
+}
+
+#if SEG_X86
+// Entry positions of a 4-bit candidate mask's lanes packed to the front, as pairs of 32-bit lanes.
+struct CompactTable {
+  alignas(32) uint32_t lanes[16][8] = {};
+  CompactTable() {
+    for (int m = 0; m < 16; m++)
+      for (int j = 0, k = 0; j < 4; j++)
+        if (m >> j & 1) lanes[m][2 * k] = 2 * j, lanes[m][2 * k + 1] = 2 * j + 1, k++;
+  }
+};
+
+// scanScalar eight pixels at a time (AVX2), the same entries in the same order; 1 − p in float32
+// equals the scalar's float64 difference rounded (double rounding is exact for one subtraction).
+// Writes up to kScanSlack entries past the candidates.
+__attribute__((target("avx2,popcnt"))) Candidates scanAvx2(const float* p, const uint16_t* lab, uint16_t c, const Set& r,
+                                                          uint32_t minFgErrBits, Entry* A) {
+  static const CompactTable table;
+  const __m256i ones = _mm256_set1_epi32(-1), oneBits = _mm256_set1_epi32(static_cast<int>(kOneBits));
+  const __m256i lowest = _mm256_set1_epi32(static_cast<int>(std::max<uint32_t>(minFgErrBits, 1)));
+  const __m256i cls = _mm256_set1_epi32(c), tag = _mm256_set1_epi32(static_cast<int>(kFgTag));
+  const __m256 one = _mm256_set1_ps(1.f);
+  __m256i vmin = ones, vmax = _mm256_setzero_si256();
+  __m256i index = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(r.s)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  Candidates k;
+  int64_t v = r.s;
+  for (; v + 8 <= r.e; v += 8) {
+    const __m256 pv = _mm256_loadu_ps(p + v);
+    const __m256i bits = _mm256_castps_si256(pv);
+    const __m256i fg = _mm256_cmpeq_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(lab + v))), cls);
+    const __m256i belowOne = _mm256_xor_si256(_mm256_cmpeq_epi32(_mm256_max_epu32(bits, oneBits), bits), ones);
+    const __m256i fromLowest = _mm256_cmpeq_epi32(_mm256_max_epu32(bits, lowest), bits);
+    const __m256i keep = _mm256_blendv_epi8(fromLowest, belowOne, fg);
+    const __m256i errBits = _mm256_blendv_epi8(bits, _mm256_castps_si256(_mm256_sub_ps(one, pv)), fg);
+    const __m256i key = _mm256_sub_epi32(_mm256_set1_epi32(0x7fffffff), errBits);
+    const __m256i tagged = _mm256_or_si256(index, _mm256_and_si256(fg, tag));
+    index = _mm256_add_epi32(index, _mm256_set1_epi32(8));
+    vmin = _mm256_min_epu32(vmin, _mm256_or_si256(key, _mm256_xor_si256(keep, ones)));
+    vmax = _mm256_max_epu32(vmax, _mm256_and_si256(key, keep));
+    const uint32_t m = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(keep)));
+    // (tagged, key) pairs of lanes 0-3 and 4-7, each half's candidates packed to its front
+    const __m256i lo = _mm256_unpacklo_epi32(tagged, key), hi = _mm256_unpackhi_epi32(tagged, key);
+    const __m256i e03 = _mm256_permute2x128_si256(lo, hi, 0x20), e47 = _mm256_permute2x128_si256(lo, hi, 0x31);
+    const __m256i lanes03 = _mm256_load_si256(reinterpret_cast<const __m256i*>(table.lanes[m & 15]));
+    const __m256i lanes47 = _mm256_load_si256(reinterpret_cast<const __m256i*>(table.lanes[m >> 4]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(A + k.n), _mm256_permutevar8x32_epi32(e03, lanes03));
+    k.n += _mm_popcnt_u32(m & 15);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(A + k.n), _mm256_permutevar8x32_epi32(e47, lanes47));
+    k.n += _mm_popcnt_u32(m >> 4);
+  }
+  alignas(32) uint32_t mins[8], maxs[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(mins), vmin);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(maxs), vmax);
+  const Candidates tail = scanScalar(p, lab, c, {v, r.e}, minFgErrBits, A + k.n);
+  k.n += tail.n;
+  k.min = std::min(tail.min, *std::min_element(mins, mins + 8));
+  k.max = std::max(tail.max, *std::max_element(maxs, maxs + 8));
+  return k;
+}
+#endif
+
+Candidates scanCandidates(const float* p, const uint16_t* lab, uint16_t c, const Set& r, uint32_t minFgErrBits, Entry* A) {
+#if SEG_X86
+  if (useAvx2()) return scanAvx2(p, lab, c, r, minFgErrBits, A);
+#endif
+  return scanScalar(p, lab, c, r, minFgErrBits, A);
+}
+
 // loss_c of class c over the set r (classLoss in lovasz_softmax_loss.ts); writes scale · d loss_c / d p_c.
 double classLoss(const Inputs& in, int64_t c, int64_t G, double maxFgP, const Set& r, double scale) {
   const int64_t V = in.V;
@@ -207,26 +308,10 @@ double classLoss(const Inputs& in, int64_t c, int64_t G, double maxFgP, const Se
   const uint32_t minFgErrBits = bitsOf(static_cast<float>(1 - maxFgP));
   SortBuffers& b = threadBuffers();
   b.reserve(r.e - r.s);
-  Entry* A = b.a.data();
-  int64_t n = 0;
-  uint32_t min = 0xffffffffu, max = 0;
-  // Branch-free: every pixel's entry is written at A[n], and n advances only for a candidate.
-  for (int64_t v = r.s; v < r.e; v++) {
-    const uint32_t bits = bitsOf(p[v]);
-    const bool fg = in.lab[v] == c;
-    const uint32_t fgBits = bitsOf(static_cast<float>(1 - static_cast<double>(p[v])));
-    // foreground: err = 1 − p, none when p = 1; background: err = p, none when p = 0 or when it
-    // sorts after the last foreground pixel (bits below minFgErrBits)
-    const bool keep = fg ? bits < kOneBits : (bits != 0) & (bits >= minFgErrBits);
-    const uint32_t key = descendingKey(fg ? fgBits : bits);
-    A[n] = {static_cast<uint32_t>(v) | (fg ? kFgTag : 0u), key};
-    n += keep;
-    min = keep ? std::min(min, key) : min;
-    max = keep ? std::max(max, key) : max;
-  }
+  Candidates k = scanCandidates(p, in.lab, static_cast<uint16_t>(c), r, minFgErrBits, b.a.data());
   Walk walk{static_cast<double>(G), scale};
   walk.d = d;
-  sortAndWalk(b, n, min, max, walk);
+  sortAndWalk(b, k.n, k.min, k.max, walk);
   return walk.loss;
 }
 
@@ -272,17 +357,32 @@ Compacted compact(const float* logits, const int32_t* y, int64_t N, int64_t HW, 
   at::parallel_for(0, N, 1, [&](int64_t n0, int64_t n1) {
     bool sawNaN = false;
     std::vector<float> q(C);
+    // probabilities of the m pixels rows[0..m) into columns [v0, v0 + m) of pT: eight at once where softmax8 runs
+    const auto probabilities = [&](const int64_t* rows, int m, int64_t v0) {
+      if (m == 8 && softmax8(logits, rows, C, pT + v0, 1, V)) {
+        for (int64_t v = v0; v < v0 + 8; v++) sawNaN |= std::isnan(pT[v]);
+        return;
+      }
+      for (int i = 0; i < m; i++) {
+        softmaxRow(logits + rows[i] * C, q.data(), C);
+        for (int64_t c = 0; c < C; c++) pT[c * V + v0 + i] = q[c];
+        sawNaN |= std::isnan(q[0]);
+      }
+    };
     for (int64_t n = n0; n < n1; n++) {
-      for (int64_t j = n * HW, v = start[n]; j < (n + 1) * HW; j++) {
+      int64_t rows[8];
+      int m = 0;
+      int64_t v = start[n];
+      for (int64_t j = n * HW; j < (n + 1) * HW; j++) {
         const int32_t l = y[j];
         if (l == ignore) continue;
-        softmaxRow(logits + j * C, q.data(), C);
-        for (int64_t c = 0; c < C; c++) pT[c * V + v] = q[c];
-        sawNaN |= std::isnan(q[0]);
         lab[v] = static_cast<uint16_t>(l);
         if (vIndex) vIndex[v] = static_cast<int32_t>(j);
+        rows[m++] = j;
         v++;
+        if (m == 8) probabilities(rows, 8, v - 8), m = 0;
       }
+      probabilities(rows, m, v - m);
     }
     if (sawNaN) nan = true;
   });

@@ -89,7 +89,13 @@ export interface TorchAddon {
   numThreads(): number;
   /** Threads seg's own parallel loops (at::parallel_for in the addon) actually ran on, at numThreads(). */
   parallelThreads(): number;
-  /** e.g. "libtorch 1.13.0, oneDNN". */
+  /**
+   * Whether seg's AVX2 loops (the Lovász-Softmax candidate scan, softmax eight rows at once) run
+   * instead of their portable twins, which give the same bits; with an argument, turn them on (where
+   * the CPU has AVX2) or off and get the previous setting. SEG_TORCH_AVX2=0 starts with them off.
+   */
+  avx2(on?: boolean): boolean;
+  /** e.g. "libtorch 1.13.0, oneDNN, AVX2". */
   config(): string;
 }
 
