@@ -453,6 +453,22 @@ double setLosses(const Inputs& in, const std::vector<Set>& sets, bool allClasses
   return loss;
 }
 
+#if SEG_X86
+// softmaxBackward's output for eight pixels (columns 0..7 of p and dP, row stride V): the same
+// float64 arithmetic per lane; pixel i's C values go to rows[i].
+__attribute__((target("avx2"))) void jacobianAvx2(const float* p, const float* dP, int64_t V, int64_t C, const double* dot, float* const rows[8]) {
+  const __m256d dotLo = _mm256_loadu_pd(dot), dotHi = _mm256_loadu_pd(dot + 4);
+  alignas(32) float lanes[8];
+  for (int64_t c = 0; c < C; c++) {
+    const __m256 pc = _mm256_loadu_ps(p + c * V), dc = _mm256_loadu_ps(dP + c * V);
+    const __m256d lo = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(pc)), _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(dc)), dotLo));
+    const __m256d hi = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(pc, 1)), _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(dc, 1)), dotHi));
+    _mm256_store_ps(lanes, _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo)));
+    for (int i = 0; i < 8; i++) rows[i][c] = lanes[i];
+  }
+}
+#endif
+
 // dz = p ⊙ (dP − Σ_c dP_c p_c), NHWC; Σ in float64 in class order, over blocks of pixels; 0 at ignored pixels.
 void softmaxBackward(const Inputs& in, const int32_t* vIndex, const int32_t* y, int64_t ignore, int64_t P, float* out) {
   const int64_t V = in.V, C = in.C;
@@ -471,7 +487,15 @@ void softmaxBackward(const Inputs& in, const int32_t* vIndex, const int32_t* y, 
       std::fill(dot, dot + m, 0.0);
       for (int64_t c = 0; c < C; c++)
         for (int64_t k = 0; k < m; k++) dot[k] += static_cast<double>(dP[c * V + v0 + k]) * static_cast<double>(pT[c * V + v0 + k]);
-      for (int64_t k = 0; k < m; k++) {
+      int64_t k = 0;
+#if SEG_X86
+      if (useAvx2())
+        for (float* rows[8]; k + 8 <= m; k += 8) {
+          for (int i = 0; i < 8; i++) rows[i] = out + (vIndex ? static_cast<int64_t>(vIndex[v0 + k + i]) : v0 + k + i) * C;
+          jacobianAvx2(pT + v0 + k, dP + v0 + k, V, C, dot + k, rows);
+        }
+#endif
+      for (; k < m; k++) {
         const int64_t v = v0 + k;
         float* o = out + (vIndex ? static_cast<int64_t>(vIndex[v]) : v) * C;
         for (int64_t c = 0; c < C; c++)
