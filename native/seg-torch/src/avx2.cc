@@ -45,13 +45,30 @@ __attribute__((target("avx2"))) inline __m256 expNonPositive8(__m256 x) {
   return _mm256_mul_ps(p, _mm256_castsi256_ps(scale));
 }
 
+// Columns [c0, c0 + 8) of the eight rows r[0..7] into t class-major: t[(c − c0)·8 + k] = r[k][c].
+__attribute__((target("avx2"))) inline void transpose8(const float* const r[8], int64_t c0, float* t) {
+  __m256 a[8], u[8];
+  for (int k = 0; k < 8; k++) a[k] = _mm256_loadu_ps(r[k] + c0);
+  for (int k = 0; k < 8; k += 2) u[k] = _mm256_unpacklo_ps(a[k], a[k + 1]), u[k + 1] = _mm256_unpackhi_ps(a[k], a[k + 1]);
+  for (int k = 0; k < 8; k += 4) {
+    a[k] = _mm256_shuffle_ps(u[k], u[k + 2], 0x44), a[k + 1] = _mm256_shuffle_ps(u[k], u[k + 2], 0xEE);
+    a[k + 2] = _mm256_shuffle_ps(u[k + 1], u[k + 3], 0x44), a[k + 3] = _mm256_shuffle_ps(u[k + 1], u[k + 3], 0xEE);
+  }
+  for (int k = 0; k < 4; k++) {
+    _mm256_store_ps(t + 8 * k, _mm256_permute2f128_ps(a[k], a[k + 4], 0x20));
+    _mm256_store_ps(t + 8 * (k + 4), _mm256_permute2f128_ps(a[k], a[k + 4], 0x31));
+  }
+}
+
 // softmax8's work: the rows gathered class-major into t (8 lanes a class), softmaxRow's three passes on the lanes.
 __attribute__((target("avx2"))) void softmax8Avx2(const float* x, const int64_t* rows, int64_t D, float* y, int64_t rowStride, int64_t classStride) {
   alignas(32) float t[8 * kSoftmax8MaxD];
-  for (int k = 0; k < 8; k++) {
-    const float* row = x + rows[k] * D;
-    for (int64_t c = 0; c < D; c++) t[c * 8 + k] = row[c];
-  }
+  const float* r[8];
+  for (int k = 0; k < 8; k++) r[k] = x + rows[k] * D;
+  int64_t c0 = 0;
+  for (; c0 + 8 <= D; c0 += 8) transpose8(r, c0, t + c0 * 8);
+  for (int k = 0; k < 8; k++)
+    for (int64_t c = c0; c < D; c++) t[c * 8 + k] = r[k][c];
   __m256 mx = _mm256_load_ps(t);
   for (int64_t c = 1; c < D; c++) mx = _mm256_max_ps(_mm256_load_ps(t + c * 8), mx);  // std::max(mx, x): mx unless x > mx
   __m256 sum = _mm256_setzero_ps();
