@@ -217,13 +217,20 @@ function renderView<T extends Float32Array | Uint8ClampedArray>(
   const label = lab ? new Int32Array(W * H).fill(ignore) : null;
   // Fill everything with the padding colour; valid pixels are overwritten below.
   const fills = Array.from({ length: C }, (_, c) => fill[c] ?? fill[0] ?? 0);
-  for (let c = 0; c < C; c++) {
-    const fc = fills[c] as number;
-    for (let o = c; o < W * H * C; o += C) image[o] = fc;
+  if (fills.every((x) => x === fills[0])) image.fill(fills[0] as number);
+  else {
+    for (let c = 0; c < C; c++) {
+      const fc = fills[c] as number;
+      for (let o = c; o < W * H * C; o += C) image[o] = fc;
+    }
   }
   const clips = allClips(v);
   const [a, b, cc, d, e, f] = v.map;
   const axisAligned = clips.every((c) => c.map[1] === 0 && c.map[3] === 0);
+  if (axisAligned && a === 1 && e === 1 && Number.isInteger(cc) && Number.isInteger(f)) {
+    copyTranslated(v, clips, image, label);
+    return { image, label };
+  }
 
   if (axisAligned) {
     // Separable: per-column and per-row taps, computed once.
@@ -324,6 +331,26 @@ function renderView<T extends Float32Array | Uint8ClampedArray>(
     }
   }
   return { image, label };
+}
+
+/**
+ * The map is a translation by whole pixels: every bilinear weight is 0 and every nearest pixel the
+ * blend's corner, so rows of the source are copied (the same values the blend gives).
+ */
+function copyTranslated<T extends Float32Array | Uint8ClampedArray>(v: View, clips: readonly Clip[], image: T, label: Int32Array | null): void {
+  const { width: W, height: H } = v;
+  const C = v.image.channels;
+  const sw = v.image.width;
+  const dx = v.map[2];
+  const dy = v.map[5];
+  const [xs, xe] = columnRange(clips, W);
+  if (xe <= xs) return;
+  for (let y = 0; y < H; y++) {
+    if (!rowInside(clips, y + 0.5)) continue;
+    const from = (y + dy) * sw + xs + dx;
+    image.set(v.image.data.subarray(from * C, (from + xe - xs) * C), (y * W + xs) * C);
+    if (label && v.label) label.set(v.label.data.subarray(from, from + xe - xs), y * W + xs);
+  }
 }
 
 /** Axis-aligned case: the valid columns (independent of the row). */
