@@ -306,6 +306,16 @@ export function normalizationTables(mean: readonly number[], std: readonly numbe
 /** Write (x/255 − MEAN)/STD of an 8-bit HWC image into `out` at `offset`. */
 export function normalizeInto(out: Float32Array, offset: number, image: Uint8Array, channels: number, tables: readonly Float32Array[]): void {
   const n = image.length;
+  if (channels === 3) {
+    // the common case in one pass
+    const [t0, t1, t2] = tables as [Float32Array, Float32Array, Float32Array];
+    for (let i = 0; i < n; i += 3) {
+      out[offset + i] = t0[image[i] as number] as number;
+      out[offset + i + 1] = t1[image[i + 1] as number] as number;
+      out[offset + i + 2] = t2[image[i + 2] as number] as number;
+    }
+    return;
+  }
   for (let c = 0; c < channels; c++) {
     const t = tables[c] as Float32Array;
     for (let i = c; i < n; i += channels) out[offset + i] = t[image[i] as number] as number;

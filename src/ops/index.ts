@@ -26,6 +26,12 @@ export function setOps(overrides: Partial<OpSet<tf.Tensor4D>>): () => void {
   };
 }
 
+/** `f` in the active op set's inferenceScope, where it has one (OpSet.inferenceScope). */
+export function inferenceScope<R>(f: () => Promise<R>): Promise<R> {
+  const ops = active;
+  return ops.inferenceScope ? ops.inferenceScope(f) : f();
+}
+
 export { referenceOps } from './reference.js';
 export { spaceToBatch, batchToSpace, conv2dSame, depthwiseSame } from './conv.js';
 export { batchNormTrain, batchNormInfer, groupNorm, groupsFor, normalize } from './norm.js';

@@ -104,4 +104,10 @@ export interface OpSet<T> {
    * whole network); a graph builder just runs it.
    */
   block<R>(f: () => R): R;
+  /**
+   * Run `f`, a stretch of inference passes over weights that do not change meanwhile (an
+   * evaluation), letting the ops keep what they derive from the weights (batch norm folded into
+   * the convolutions) from one pass to the next until `f` ends. Optional: without it, `f` just runs.
+   */
+  inferenceScope?<R>(f: () => Promise<R>): Promise<R>;
 }

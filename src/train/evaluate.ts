@@ -13,6 +13,7 @@ import { ConfusionMatrix, type SegMetrics } from '../metrics/confusion.js';
 import { predict, type LossFunction } from './step.js';
 import { inferOptions, inferProbabilities } from './infer.js';
 import { runtimeError } from '../util/errors.js';
+import { inferenceScope } from '../ops/index.js';
 
 export interface EvaluateOptions {
   split: 'val' | 'test';
@@ -33,6 +34,10 @@ export interface EvaluateResult {
 }
 
 export async function evaluate(model: SegModel, cfg: SegConfig, opts: EvaluateOptions): Promise<EvaluateResult> {
+  return inferenceScope(() => evaluateBatches(model, cfg, opts));
+}
+
+async function evaluateBatches(model: SegModel, cfg: SegConfig, opts: EvaluateOptions): Promise<EvaluateResult> {
   const started = Date.now();
   const classes = model.headChannels === 1 ? 2 : model.headChannels;
   const cm = new ConfusionMatrix(classes);

@@ -16,6 +16,7 @@ import type { SegModel } from '../models/build.js';
 import type { DataLoader, EvalSampleInfo } from '../data/loader.js';
 import { readLabel, writeImage, writeLabelPng, type RawImage } from '../data/image_io.js';
 import { colorize, overlay, vocPalette, type Rgb } from '../data/palette.js';
+import { inferenceScope } from '../ops/index.js';
 import { inferOptions, inferProbabilities } from './infer.js';
 
 export interface VisOptions {
@@ -103,6 +104,10 @@ export function sideBySide(panels: readonly RawImage[], gap = 4): RawImage {
 }
 
 export async function visualise(model: SegModel, cfg: SegConfig, opts: VisOptions): Promise<VisResult> {
+  return inferenceScope(() => visualiseBatches(model, cfg, opts));
+}
+
+async function visualiseBatches(model: SegModel, cfg: SegConfig, opts: VisOptions): Promise<VisResult> {
   const numClasses = model.headChannels === 1 ? 2 : model.headChannels;
   const palette = vocPalette(256);
   const shown = displayPalette(numClasses);

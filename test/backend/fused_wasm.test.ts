@@ -251,3 +251,43 @@ test('SegMovingStats: the bits of the tf.mul/tf.add moving-statistics update (op
   }
   tf.dispose([mm!, mv!, m!, v!]);
 });
+
+test('fusedOps.inferenceScope: batch norm folded once, the same values, refolded when a weight changes, nothing kept after the scope', async () => {
+  const rng = new Rng(17);
+  const o: ConvNormActOptions = { act: 'relu6', training: false, momentum: 0.9, epsilon: 1e-5 };
+  const kernel = tf.variable(t(rand(rng, [3, 3, 4, 6]))) as tf.Variable<tf.Rank.R4>;
+  const vector = (positive: boolean) => tf.tidy(() => tf.variable(positive ? tf.add(tf.abs(t(rand(rng, [6]))), 0.5) : t(rand(rng, [6])))) as unknown as tf.Variable<tf.Rank.R1>;
+  const norm = { kind: 'bn' as const, gamma: vector(true), beta: vector(false), movingMean: vector(false), movingVariance: vector(true) };
+  const x = t(rand(rng, [2, 7, 7, 4])) as tf.Tensor4D;
+  const apply = (): Float32Array => {
+    const y = fusedOps.convBnAct!(x, { kernel, norm }, o);
+    const v = Float32Array.from(y.dataSync());
+    y.dispose();
+    return v;
+  };
+  const outside = apply();
+  const n0 = tf.memory().numTensors;
+  let kept = 0;
+  const inside = await fusedOps.inferenceScope!(async () => {
+    const first = apply();
+    kept = tf.memory().numTensors - n0;
+    assert.deepEqual(apply(), first, 'the kept fold gives the same values');
+    assert.equal(tf.memory().numTensors - n0, kept, 'folded once, not once per pass');
+    // a changed weight (training between evaluations does this) is seen at once
+    const variance = tf.clone(norm.movingVariance);
+    tf.tidy(() => norm.movingVariance.assign(tf.mul(variance, 4)));
+    const changed = apply();
+    norm.movingVariance.assign(variance);
+    variance.dispose();
+    assert.notDeepEqual(changed, first);
+    // inside a gradient the fold is recorded: the kernel gets a gradient
+    const g = tf.grad((k: tf.Tensor) => tf.sum(fusedOps.convBnAct!(x, { kernel: k as tf.Tensor4D, norm }, o)))(kernel);
+    assert.ok(tf.tidy(() => g.abs().sum().dataSync()[0]!) > 0);
+    g.dispose();
+    return first;
+  });
+  assert.equal(kept, 2, 'the folded kernel and bias');
+  assert.deepEqual(inside, outside, 'the same bits as without the scope');
+  assert.equal(tf.memory().numTensors, n0, 'the scope disposed what it kept');
+  tf.dispose([kernel, norm.gamma, norm.beta, norm.movingMean, norm.movingVariance, x]);
+});

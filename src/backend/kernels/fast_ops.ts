@@ -11,6 +11,8 @@
  *                                call with bias and activation (XNNPACK) instead of conv, Multiply,
  *                                Add and the activation; elsewhere conv, Add, activation. Group
  *                                norm, and backends without seg's kernels: the reference op.
+ *                                Inside inferenceScope (an evaluation) the folded weights are
+ *                                computed once and kept until the scope ends.
  *   resizeBilinear              tf.image.resizeBilinear (half-pixel) with its own gradient, which
  *                                on these backends is seg's exact-adjoint ResizeBilinearGrad
  *                                (resize.ts; the addon's on torch), instead of the reference's
@@ -61,13 +63,65 @@ function foldBn(norm: BatchNormParams, epsilon: number): { scale: tf.Tensor1D; b
   return { scale, bias: tf.sub(norm.beta, tf.mul(norm.movingMean, scale)) as tf.Tensor1D };
 }
 
+/** A convolution's kernel and bias with its batch norm folded in, and the weights they came from. */
+interface Folded {
+  kernel: tf.Tensor4D;
+  bias: tf.Tensor1D;
+  from: readonly tf.Tensor[];
+  dataIds: readonly object[];
+}
+
+/** Folded weights kept by an inferenceScope, by convolution kernel (undefined outside one). */
+let foldedInScope: Map<tf.Tensor, Folded> | undefined;
+
+/** The kernel and bias of `p` with `norm` folded in (new tensors). */
+function fold(p: ConvNormParams, norm: BatchNormParams, epsilon: number, depthwise: boolean): { kernel: tf.Tensor4D; bias: tf.Tensor1D } {
+  return tf.tidy(() => {
+    const { scale, bias } = foldBn(norm, epsilon);
+    // A conv kernel's output channels are its last axis; a depthwise kernel's are its third.
+    return { kernel: tf.mul(p.kernel, depthwise ? tf.reshape(scale, [1, 1, -1, 1]) : scale) as tf.Tensor4D, bias };
+  });
+}
+
+/** fold(), computed once per inferenceScope while the weights' data stay the same; kept until the scope ends. */
+function foldedWeights(cache: Map<tf.Tensor, Folded>, p: ConvNormParams, norm: BatchNormParams, epsilon: number, depthwise: boolean): Folded {
+  const from = [p.kernel, norm.gamma, norm.beta, norm.movingMean, norm.movingVariance];
+  const hit = cache.get(p.kernel);
+  if (hit && hit.from.every((t, i) => t === from[i] && t.dataId === hit.dataIds[i])) return hit;
+  if (hit) tf.dispose([hit.kernel, hit.bias]);
+  const f = fold(p, norm, epsilon, depthwise);
+  const entry = { kernel: tf.keep(f.kernel), bias: tf.keep(f.bias), from, dataIds: from.map((t) => t.dataId) };
+  cache.set(p.kernel, entry);
+  return entry;
+}
+
+/**
+ * OpSet.inferenceScope: batch norm folded once per convolution for the whole of `f` (not once per
+ * forward pass); the folded tensors are disposed when `f` ends. Nested scopes share the outer one.
+ */
+async function inferenceScope<R>(f: () => Promise<R>): Promise<R> {
+  if (foldedInScope) return f();
+  const cache = new Map<tf.Tensor, Folded>();
+  foldedInScope = cache;
+  try {
+    return await f();
+  } finally {
+    foldedInScope = undefined;
+    for (const e of cache.values()) tf.dispose([e.kernel, e.bias]);
+  }
+}
+
 /** Inference with BN folded into the convolution (module comment). */
 function foldedBnAct(x: tf.Tensor4D, p: ConvNormParams, norm: BatchNormParams, o: ConvNormActOptions, depthwise: boolean): tf.Tensor4D {
+  // inside a gradient the fold must be recorded, so it is computed afresh
+  const cache = foldedInScope && !tf.engine().isTapeOn() ? foldedInScope : undefined;
+  if (cache) {
+    const w = foldedWeights(cache, p, norm, o.epsilon, depthwise);
+    return tf.tidy(() => foldedConv(x, w.kernel, w.bias, o, depthwise));
+  }
   return tf.tidy(() => {
-    const { scale, bias } = foldBn(norm, o.epsilon);
-    // A conv kernel's output channels are its last axis; a depthwise kernel's are its third.
-    const kernel = tf.mul(p.kernel, depthwise ? tf.reshape(scale, [1, 1, -1, 1]) : scale) as tf.Tensor4D;
-    return foldedConv(x, kernel, bias, o, depthwise);
+    const w = fold(p, norm, o.epsilon, depthwise);
+    return foldedConv(x, w.kernel, w.bias, o, depthwise);
   });
 }
 
@@ -128,7 +182,7 @@ function resizeBilinear(x: tf.Tensor4D, size: readonly [number, number]): tf.Ten
 }
 
 /** The ops seg's kernels make faster (needs registerTrainingKernels for the active backend). */
-export const fusedOps: Readonly<Partial<OpSet<tf.Tensor4D>>> = Object.freeze({ convBnAct, depthwiseBnAct, resizeBilinear });
+export const fusedOps: Readonly<Partial<OpSet<tf.Tensor4D>>> = Object.freeze({ convBnAct, depthwiseBnAct, resizeBilinear, inferenceScope });
 
 /** Make the model use `fusedOps`; returns the function that restores the previous op set. */
 export function installFusedOps(): () => void {
