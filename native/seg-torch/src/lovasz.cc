@@ -52,6 +52,7 @@ inline uint32_t descendingKey(uint32_t bits) { return 0x7fffffffu - bits; }
 
 struct Set {
   int64_t s, e;  // compacted pixels [s, e)
+  int64_t n0, n1;  // of the images [n0, n1)
 };
 
 struct Inputs {
@@ -323,6 +324,8 @@ struct Compacted {
   at::Tensor pT, lab, vIndex, dP;
   int64_t V = 0;
   std::vector<int64_t> validPerImage;
+  // per image and class: its pixels, and the class's largest probability on them
+  std::vector<double> classPixels, classMaxP;
   bool sawNaN = false;  // a NaN probability of class 0 (a NaN logit makes its whole pixel NaN)
 };
 
@@ -354,6 +357,8 @@ Compacted compact(const float* logits, const int32_t* y, int64_t N, int64_t HW, 
   uint16_t* lab = reinterpret_cast<uint16_t*>(k.lab.data_ptr<int16_t>());
   int32_t* vIndex = V < N * HW ? k.vIndex.data_ptr<int32_t>() : nullptr;
   std::atomic<bool> nan{false};
+  k.classPixels.assign(N * C, 0);
+  k.classMaxP.assign(N * C, 0);
   at::parallel_for(0, N, 1, [&](int64_t n0, int64_t n1) {
     bool sawNaN = false;
     std::vector<float> q(C);
@@ -370,6 +375,17 @@ Compacted compact(const float* logits, const int32_t* y, int64_t N, int64_t HW, 
       }
     };
     for (int64_t n = n0; n < n1; n++) {
+      double* pixels = &k.classPixels[n * C];
+      double* maxP = &k.classMaxP[n * C];
+      // probabilities, then each pixel counted for its class
+      const auto compacted = [&](const int64_t* rows, int m, int64_t v0) {
+        probabilities(rows, m, v0);
+        for (int64_t v = v0; v < v0 + m; v++) {
+          const uint16_t l = lab[v];
+          pixels[l]++;
+          maxP[l] = std::max<double>(maxP[l], pT[l * V + v]);
+        }
+      };
       int64_t rows[8];
       int m = 0;
       int64_t v = start[n];
@@ -380,9 +396,9 @@ Compacted compact(const float* logits, const int32_t* y, int64_t N, int64_t HW, 
         if (vIndex) vIndex[v] = static_cast<int32_t>(j);
         rows[m++] = j;
         v++;
-        if (m == 8) probabilities(rows, 8, v - 8), m = 0;
+        if (m == 8) compacted(rows, 8, v - 8), m = 0;
       }
-      probabilities(rows, m, v - m);
+      compacted(rows, m, v - m);
     }
     if (sawNaN) nan = true;
   });
@@ -393,41 +409,31 @@ Compacted compact(const float* logits, const int32_t* y, int64_t N, int64_t HW, 
 // The sets a loss averages over (pixelSets in lovasz_softmax_loss.ts): the batch, or each image with a valid pixel.
 std::vector<Set> pixelSets(const std::vector<int64_t>& validPerImage, int64_t V, bool perImage) {
   std::vector<Set> sets;
+  const int64_t N = static_cast<int64_t>(validPerImage.size());
   if (!perImage) {
-    if (V > 0) sets.push_back({0, V});
+    if (V > 0) sets.push_back({0, V, 0, N});
     return sets;
   }
-  for (int64_t n = 0, s = 0; n < static_cast<int64_t>(validPerImage.size()); s += validPerImage[n++])
-    if (validPerImage[n] > 0) sets.push_back({s, s + validPerImage[n]});
+  for (int64_t n = 0, s = 0; n < N; s += validPerImage[n++])
+    if (validPerImage[n] > 0) sets.push_back({s, s + validPerImage[n], n, n + 1});
   return sets;
 }
 
-// Pixels of each class in r, and each class's largest probability on its own pixels (exact in any order).
-void countClasses(const Inputs& in, const Set& r, double* counts, double* maxFgP) {
-  const int64_t C = in.C, T = workers((r.e - r.s) >> 15);
-  std::vector<double> pc(T * C, 0), pm(T * C, 0);
-  at::parallel_for(0, T, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; t++) {
-      const int64_t a = r.s + (r.e - r.s) * t / T, b = r.s + (r.e - r.s) * (t + 1) / T;
-      for (int64_t v = a; v < b; v++) {
-        const int64_t l = in.lab[v];
-        pc[t * C + l]++;
-        pm[t * C + l] = std::max<double>(pm[t * C + l], in.pT[l * in.V + v]);
-      }
-    }
-  });
-  for (int64_t t = 0; t < T; t++)
-    for (int64_t c = 0; c < C; c++) counts[c] += pc[t * C + c], maxFgP[c] = std::max(maxFgP[c], pm[t * C + c]);
+// Pixels of each class in set r, and each class's largest probability on its own pixels, from the
+// compaction's per-image counts (exact in any order).
+void countClasses(const Compacted& k, int64_t C, const Set& r, double* counts, double* maxFgP) {
+  for (int64_t n = r.n0; n < r.n1; n++)
+    for (int64_t c = 0; c < C; c++) counts[c] += k.classPixels[n * C + c], maxFgP[c] = std::max(maxFgP[c], k.classMaxP[n * C + c]);
 }
 
 // The loss over the sets (each (set, class) a task, handed out to the threads largest set first, each
 // writing its own range of dP), summed in the reference's order.
-double setLosses(const Inputs& in, const std::vector<Set>& sets, bool allClasses) {
+double setLosses(const Inputs& in, const Compacted& kc, const std::vector<Set>& sets, bool allClasses) {
   const int64_t S = static_cast<int64_t>(sets.size()), C = in.C;
   std::vector<double> counts(S * C, 0), maxFgP(S * C, 0), scale(S), lossC(S * C, 0);
   std::vector<char> counted(S * C, 0);
   for (int64_t i = 0; i < S; i++) {
-    countClasses(in, sets[i], &counts[i * C], &maxFgP[i * C]);
+    countClasses(kc, C, sets[i], &counts[i * C], &maxFgP[i * C]);
     int64_t k = 0;
     for (int64_t c = 0; c < C; c++) k += counted[i * C + c] = allClasses || counts[i * C + c] > 0;
     scale[i] = 1 / (static_cast<double>(k) * static_cast<double>(S));
@@ -531,7 +537,7 @@ std::vector<at::Tensor> lovaszSoftmax(const at::Tensor& logits0, const at::Tenso
     return results(value, dz);
   }
   const Inputs in{k.pT.data_ptr<float>(), reinterpret_cast<const uint16_t*>(k.lab.data_ptr<int16_t>()), k.dP.data_ptr<float>(), k.V, C};
-  value.fill_(static_cast<float>(setLosses(in, pixelSets(k.validPerImage, k.V, perImage), allClasses)));
+  value.fill_(static_cast<float>(setLosses(in, k, pixelSets(k.validPerImage, k.V, perImage), allClasses)));
   if (gradient) softmaxBackward(in, k.vIndex.numel() ? k.vIndex.data_ptr<int32_t>() : nullptr, y, ignore, N * HW, dz.data_ptr<float>());
   return results(value, dz);
 }
