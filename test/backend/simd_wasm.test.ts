@@ -147,6 +147,43 @@ describe('filter-gradient GEMM (gemmtn) equals float64 aᵀ·b', () => {
   }
 });
 
+/** a·b in float64 for a [M, K], b [K, N]. */
+function matMulRef(a: Arr, b: Arr, M: number, K: number, N: number): Arr {
+  const out = new Float64Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let k = 0; k < K; k++) {
+      const av = a.data[m * K + k] as number;
+      for (let n = 0; n < N; n++) out[m * N + n] = (out[m * N + n] as number) + av * (b.data[k * N + n] as number);
+    }
+  }
+  return { shape: [M, N], data: Float32Array.from(out) };
+}
+
+describe('pointwise-convolution GEMM (gemmpack, gemmnn) equals float64 a·b, forward and input gradient', () => {
+  // rows fewer than a tile, not a multiple of 4, more than a block (64) with a rest, two row parts
+  // (M·K·N ≥ 2²⁰); K = 1 and odd; columns 1, not a multiple of 8, several panels
+  const cases: Array<[number, number, number]> = [[3, 5, 7], [1, 1, 1], [70, 17, 13], [133, 3, 24], [515, 33, 64], [1030, 96, 40], [257, 256, 9]];
+  for (const [M, K, N] of cases) {
+    test(`[${M}, ${K}] · [${K}, ${N}]`, () => {
+      const rng = new Rng(M + 3 * K + 7 * N);
+      const a = rand(rng, [1, 1, M, K]);
+      const w = rand(rng, [1, 1, K, N]);
+      const ref = matMulRef(a, w, M, K, N);
+      const conv = { strides: [1, 1], pad: 'same', dilations: [1, 1], dataFormat: 'NHWC' };
+      const fwd = both(() => runKernel('wasm', registered('Conv2D', 'wasm'), { x: a, filter: w }, conv));
+      assert.ok(relErr({ ...fwd.simd, shape: [M, N] }, ref) <= 1e-5, `seg GEMM ${relErr({ ...fwd.simd, shape: [M, N] }, ref)}`);
+      assert.ok(relErr({ ...fwd.js, shape: [M, N] }, ref) <= 1e-5, `XNNPACK ${relErr({ ...fwd.js, shape: [M, N] }, ref)}`);
+      // the input gradient dy · wᵀ: dy [M, N], w [K, N] → [M, K]
+      const dy = rand(rng, [1, 1, M, N]);
+      const wT: Arr = { shape: [N, K], data: Float32Array.from({ length: N * K }, (_, i) => w.data[(i % K) * N + Math.floor(i / K)] as number) };
+      const refIn = matMulRef({ ...dy, shape: [M, N] }, wT, M, N, K);
+      const bwd = both(() => runKernel('wasm', registered('Conv2DBackpropInput', 'wasm'), { dy, filter: w }, { ...conv, inputShape: [1, 1, M, K] }));
+      assert.ok(relErr({ ...bwd.simd, shape: [M, K] }, refIn) <= 1e-5, `seg GEMM, input gradient ${relErr({ ...bwd.simd, shape: [M, K] }, refIn)}`);
+      assert.ok(relErr({ ...bwd.js, shape: [M, K] }, refIn) <= 1e-5, `XNNPACK, input gradient ${relErr({ ...bwd.js, shape: [M, K] }, refIn)}`);
+    });
+  }
+});
+
 describe('bilinear resize gradient (resizegrad) equals the JS loop, bit for bit', () => {
   const cases: Array<{ x: number[]; size: [number, number]; alignCorners: boolean; halfPixelCenters: boolean }> = [
     { x: [2, 9, 11, 7], size: [20, 23], alignCorners: false, halfPixelCenters: true },

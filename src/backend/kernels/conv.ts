@@ -25,8 +25,10 @@ import { GEMM_MC, type SimdExports } from './wasm/simd.js';
 export const convTuning = {
   /** Above this many elements an im2col/col2im buffer is built and consumed in row chunks. */
   im2colLimit: 1 << 22,
-  /** Whether wasm's filter gradients run on seg's own GEMM (gemmtn) rather than XNNPACK's. */
+  /** Whether wasm's filter gradients and pointwise convolutions run on seg's own GEMMs (gemmtn, gemmnn) rather than XNNPACK's. */
   simdGemm: process.env['SEG_WASM_GEMM'] !== '0',
+  /** Whether, with simdGemm, pointwise convolutions (forward and input gradient) run on gemmnn (for A/B comparisons). */
+  gemmNN: true,
 };
 
 /** Multiply-adds from which gemmtn's columns are split into two parts (wasm/pool.ts). */
@@ -185,6 +187,7 @@ function matMulTNSimd(h: Host, k: SimdExports, a: TensorInfo, b: TensorInfo): Te
 
 /** seg's SIMD kernels where aᵀ·b runs on gemmtn (wasm, unless switched off). */
 const segGemm = (h: Host): SimdExports | undefined => (convTuning.simdGemm ? simdFor(h) : undefined);
+const segGemmNN = (h: Host): SimdExports | undefined => (convTuning.gemmNN ? segGemm(h) : undefined);
 
 /** aᵀ·b for a [R, P], b [R, Q] → [P, Q], through the backend's untransposed GEMM where that is fast. */
 export function matMulTN(h: Host, a: TensorInfo, b: TensorInfo): TensorInfo {
@@ -212,10 +215,32 @@ export function matMulTN(h: Host, a: TensorInfo, b: TensorInfo): TensorInfo {
   return out;
 }
 
+/**
+ * a·b for a [M, K] and a small b (a filter) on seg's GEMM (simd.ts gemmnn): b packed once (as bᵀ's
+ * transpose when `bT`, b given as [N, K]), the rows of a split in two parts for two threads.
+ */
+function matMulNNSimd(h: Host, k: SimdExports, a: TensorInfo, b: TensorInfo, bT: boolean): TensorInfo {
+  const [M, K] = a.shape as [number, number];
+  const N = (b.shape as [number, number])[bT ? 0 : 1];
+  const out = h.allocUninit([M, N]);
+  const packed = 8 * Math.ceil(N / 8) * K;
+  const rows = splitRows(M, M >= 8 && M * K * N >= GEMM_SPLIT_MACS ? 2 : 1, 4);
+  const s = new Scratch(h, packed + 32 * rows.length);
+  try {
+    k.gemmpack(h.ptr(b), s.addr(0), K, N, bT ? 1 : N, bT ? K : 1);
+    runParts(h, k, rows.map(([m0, m1], p) => ({ fn: 'gemmnn', args: [h.ptr(a), s.addr(0), h.ptr(out), m0, m1, K, N, s.addr(packed + 32 * p)] })));
+  } finally {
+    s.dispose();
+  }
+  return out;
+}
+
 /** a·bᵀ for a [R, P], b [Q, P] → [R, Q]; b is the small operand (a filter). */
 function matMulNT(h: Host, a: TensorInfo, b: TensorInfo): TensorInfo {
   const [R, P] = a.shape as [number, number];
   const Q = (b.shape as [number, number])[0];
+  const k = segGemmNN(h);
+  if (k) return matMulNNSimd(h, k, a, b, true);
   if (h.name !== 'wasm') {
     return reshaped(h.run('BatchMatMul', { a: reshaped(a, [1, R, P]), b: reshaped(b, [1, Q, P]) }, { transposeA: false, transposeB: true }), [R, Q]);
   }
@@ -273,6 +298,19 @@ export function conv2dBackpropFilter(h: Host, x: TensorInfo, dy: TensorInfo, fil
     }
   }
   return reshaped(acc as TensorInfo, [...filterShape]);
+}
+
+/**
+ * Conv2D where it is a pointwise convolution on seg's GEMM (wasm, simdGemm): x [M, Cin] · w [Cin, Cout];
+ * undefined elsewhere (the stock kernel runs).
+ */
+export function conv2dPointwise(h: Host, x: TensorInfo, filter: TensorInfo, a: ConvBackpropAttrs): TensorInfo | undefined {
+  const k = segGemmNN(h);
+  if (!k || !convSupported(a, x, filter)) return undefined;
+  const g = convGeometry(x.shape as Shape4, filter.shape as Shape4, a, false);
+  if (!isPointwise(g)) return undefined;
+  const M = g.N * g.H * g.W;
+  return reshaped(matMulNNSimd(h, k, reshaped(x, [M, g.C]), reshaped(filter, [g.C, g.COUT]), false), [g.N, g.H, g.W, g.COUT]);
 }
 
 /** Conv2DBackpropInput: inputs {dy, filter}, attrs {inputShape, strides, pad, dilations?, dimRoundingMode?}. */

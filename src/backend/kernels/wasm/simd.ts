@@ -15,6 +15,8 @@
  *   dwfilter(x, dy, rowacc32, out64, geometry…)     depthwise filter gradient (multiplier 1)
  *   dwinput(dx, dy, w, 0, geometry…)                depthwise input gradient (multiplier 1, any stride)
  *   transpose2d(src, dst, R, C)                     [R, C] → [C, R]
+ *   gemmtn(…)                                       out += Aᵀ·B (filter gradients)
+ *   gemmpack(B, Bp, K, N, rs, cs), gemmnn(…)        C = A·B, B packed once (pointwise convolutions)
  *   opt_adam(…), opt_sgd(…)                         one optimiser update (optimizerStep below)
  * Sums run in float32 over blocks of BLOCK rows and are folded into float64 accumulators.
  */
@@ -660,9 +662,103 @@ function gemmTN(): Func {
   return f;
 }
 
+/** Rows of A per block of gemmnn (the block's rows and the packed B stay in L2). */
+export const GEMM_NN_MB = 64;
+/** Rows of a gemmnn tile (more spill V8's sixteen vector registers). */
+const TR = 4;
+
+/**
+ * gemmpack(B, Bp, K, N, rs, cs): B [K, N] (element (k, n) at B + 4·(k·rs + n·cs)) into panels of
+ * 8 columns, panel j's K rows of 8 floats at Bp + j·K·32, zero past column N.
+ */
+function gemmPack(): Func {
+  const f = new Func('gemmpack', new Array<'i32'>(6).fill('i32'));
+  const [B, Bp, K, N, rs, cs] = [0, 1, 2, 3, 4, 5];
+  const [j, k, c, n, NP, dst] = Array.from({ length: 6 }, () => f.local('i32')) as [number, number, number, number, number, number];
+  f.emit(
+    set(NP, [...i32.add(get(N), i32c(7)), ...i32c(3), 0x75]), // ⌈N/8⌉ (i32.shr_s)
+    set(dst, get(Bp)),
+    forLoop(j, i32c(0), get(NP), 1, [
+      forLoop(k, i32c(0), get(K), 1, [
+        forLoop(c, i32c(0), i32c(8), 1, [
+          set(n, i32.add(i32.shl(get(j), i32c(3)), get(c))),
+          ifElse(
+            i32.ltS(get(n), get(N)),
+            [storeF32(get(dst), loadF32(idx4(get(B), i32.add(i32.mul(get(k), get(rs)), i32.mul(get(n), get(cs))))))],
+            [storeF32(get(dst), f32c(0))],
+          ),
+          set(dst, i32.add(get(dst), i32c(4))),
+        ]),
+      ]),
+    ]),
+  );
+  return f;
+}
+
+/**
+ * gemmnn(A, Bp, C, m0, m1, K, N, T): rows [m0, m1) of C [M, N] = A [M, K] · B [K, N] (row-major),
+ * B packed by gemmpack. Rows in blocks of GEMM_NN_MB; in a block, for each panel, tiles of 4 rows ×
+ * 8 columns in eight registers (per k: a load32_splat of each row's A times the panel's two
+ * vectors), float32 throughout as XNNPACK. A tile's missing rows repeat its first (computed, not
+ * stored). T: 32 floats of scratch for partial tiles.
+ */
+function gemmNN(): Func {
+  const f = new Func('gemmnn', new Array<'i32'>(8).fill('i32'));
+  const [A, Bp, C, m0, m1, K, N, T] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const L = () => f.local('i32');
+  const [mb, me, j, i, k, pb, rows, cols, NP, dst, r, c] = Array.from({ length: 12 }, L) as [
+    number, number, number, number, number, number, number, number, number, number, number, number,
+  ];
+  const pa = Array.from({ length: TR }, L);
+  const acc = Array.from({ length: 2 * TR }, () => f.local('v128'));
+  const [b0, b1, av] = [f.local('v128'), f.local('v128'), f.local('v128')];
+  const kernel: Code[] = [
+    set(rows, minS(i32c(TR), i32.sub(get(me), get(i)))),
+    ...pa.map((p, q) => set(p, idx4(get(A), i32.mul(i32.add(get(i), q === 0 ? i32c(0) : minS(i32c(q), i32.sub(get(rows), i32c(1)))), get(K))))),
+    set(pb, i32.add(get(Bp), i32.shl(i32.mul(get(j), get(K)), i32c(5)))),
+    ...acc.map((a) => set(a, v128.zero())),
+    forLoop(k, i32c(0), get(K), 1, [
+      set(b0, load128(get(pb))),
+      set(b1, load128(get(pb), 16)),
+      ...pa.flatMap((p, q) => [
+        set(av, load32Splat(get(p))),
+        set(acc[2 * q]!, f32x4.add(get(acc[2 * q]!), f32x4.mul(get(av), get(b0)))),
+        set(acc[2 * q + 1]!, f32x4.add(get(acc[2 * q + 1]!), f32x4.mul(get(av), get(b1)))),
+        set(p, i32.add(get(p), i32c(4))),
+      ]),
+      set(pb, i32.add(get(pb), i32c(32))),
+    ]),
+    set(cols, minS(i32c(8), i32.sub(get(N), i32.shl(get(j), i32c(3))))),
+    ifElse(
+      i32.and(i32.eq(get(rows), i32c(TR)), i32.eq(get(cols), i32c(8))),
+      [...Array(TR).keys()].flatMap((q) => [
+        set(dst, idx4(get(C), i32.add(i32.mul(i32.add(get(i), i32c(q)), get(N)), i32.shl(get(j), i32c(3))))),
+        store128(get(dst), get(acc[2 * q]!)),
+        store128(get(dst), get(acc[2 * q + 1]!), 16),
+      ]),
+      [
+        ...[...Array(TR).keys()].flatMap((q) => [store128(get(T), get(acc[2 * q]!), 32 * q), store128(get(T), get(acc[2 * q + 1]!), 32 * q + 16)]),
+        forLoop(r, i32c(0), get(rows), 1, [
+          forLoop(c, i32c(0), get(cols), 1, [
+            storeF32(idx4(get(C), i32.add(i32.mul(i32.add(get(i), get(r)), get(N)), i32.add(i32.shl(get(j), i32c(3)), get(c)))), loadF32(idx4(get(T), i32.add(i32.shl(get(r), i32c(3)), get(c))))),
+          ]),
+        ]),
+      ],
+    ),
+  ];
+  f.emit(
+    set(NP, [...i32.add(get(N), i32c(7)), ...i32c(3), 0x75]), // ⌈N/8⌉ (i32.shr_s)
+    forLoop(mb, get(m0), get(m1), GEMM_NN_MB, [
+      set(me, minS(i32.add(get(mb), i32c(GEMM_NN_MB)), get(m1))),
+      forLoop(j, i32c(0), get(NP), 1, [forLoop(i, get(mb), get(me), TR, kernel)]),
+    ]),
+  );
+  return f;
+}
+
 /** The generated module's bytes (importing a shared memory when `shared`). */
 export function simdModuleBytes(shared = false): Uint8Array {
-  const fns = [colsum(), colsumsq(), ...SIMD_ACTS.map(bnapply), ...SIMD_ACTS.map(bnbwdsum), ...SIMD_ACTS.map(bnbwdapply), depthwiseGrad('dwfilter'), depthwiseGrad('dwinput'), transpose2d(), gemmTN(), resizeGrad(), optimizerStep('adam'), optimizerStep('sgd')];
+  const fns = [colsum(), colsumsq(), ...SIMD_ACTS.map(bnapply), ...SIMD_ACTS.map(bnbwdsum), ...SIMD_ACTS.map(bnbwdapply), depthwiseGrad('dwfilter'), depthwiseGrad('dwinput'), transpose2d(), gemmTN(), gemmPack(), gemmNN(), resizeGrad(), optimizerStep('adam'), optimizerStep('sgd')];
   return buildModule(fns, shared);
 }
 
@@ -675,6 +771,8 @@ export type SimdExports = {
   dwinput(dx: I, dy: I, w: I, unused: I, N: I, H: I, W: I, C: I, OH: I, OW: I, KH: I, KW: I, SH: I, SW: I, DH: I, DW: I, top: I, left: I): void;
   transpose2d(src: I, dst: I, R: I, C: I): void;
   gemmtn(A: I, B: I, out: I, M: I, K: I, N: I, n0: I, n1: I, Ap: I, Bp: I, T: I): void;
+  gemmpack(B: I, Bp: I, K: I, N: I, rs: I, cs: I): void;
+  gemmnn(A: I, Bp: I, C: I, m0: I, m1: I, K: I, N: I, T: I): void;
   resizegrad(dx: I, dy: I, N: I, H: I, W: I, C: I, OH: I, OW: I, taps: I, ftaps: I): void;
   opt_adam(w: I, g: I, m: I, v: I, wOut: I, mOut: I, vOut: I, n: I, lr: number, b1: number, b2: number, c1: number, c2: number, eps: number, bc1: number, bc2: number, wd: number): void;
   opt_sgd(w: I, g: I, m: I, wOut: I, mOut: I, n: I, lr: number, mu: number, wd: number): void;
