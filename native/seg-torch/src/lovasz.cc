@@ -4,14 +4,15 @@
 // order, the same float64 arithmetic in the same order, so the results are bit-identical).
 //
 // Passes, each parallel with at::parallel_for:
-//   compact   the valid pixels' softmax probabilities (softmaxRow, as the torch backend's Softmax)
-//             class-major (pT [C, V]) and their labels (lab [V])
-//   count     per set, the pixels of each class and each class's largest probability on them
+//   compact   the valid pixels' softmax probabilities (softmaxRow, or softmax8 eight at a time, as
+//             the torch backend's Softmax) class-major (pT [C, V]) and their labels (lab [V]); per
+//             image, the pixels of each class and the class's largest probability on them
 //   classes   one task per (set, class), handed out largest set first: candidates (err > 0, and not
-//             a background pixel after the last foreground one), sorted by decreasing error (stable:
+//             a background pixel after the last foreground one; scanned eight pixels at a time with
+//             AVX2 where the CPU has it), sorted by decreasing error (stable:
 //             a most-significant-digit pass into buckets, each sorted in cache and walked at once),
 //             the walk giving loss_c and scale · d loss_c / d p_c (dP [C, V])
-//   backward  dz = p ⊙ (dP − Σ_c dP_c p_c), NHWC, 0 at ignored pixels
+//   backward  dz = p ⊙ (dP − Σ_c dP_c p_c), NHWC (eight pixels at a time with AVX2), 0 at ignored pixels
 // The classes' losses are added in the reference's order after the parallel pass.
 //
 // No FMA contraction anywhere (-ffp-contract=off in binding.gyp): the reference rounds every
