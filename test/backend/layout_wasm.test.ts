@@ -40,7 +40,7 @@ function runMulti(name: 'cpu' | 'wasm', k: tf.KernelFunc, x: Arr, attrs: NamedAt
 test('the speed kernels are registered for wasm', () => {
   const names = new Set(tf.getKernelsForBackend('wasm').map((k) => k.kernelName));
   for (const n of SEG_WASM_SPEED_KERNEL_NAMES) assert.ok(names.has(n), n);
-  assert.deepEqual([...SEG_WASM_SPEED_KERNEL_NAMES].sort(), ['Conv2D', 'Identity', 'Mean', 'SplitV', 'Sum', 'Transpose']);
+  assert.deepEqual([...SEG_WASM_SPEED_KERNEL_NAMES].sort(), ['Conv2D', 'FusedConv2D', 'Identity', 'Mean', 'SplitV', 'Sum', 'Transpose']);
 });
 
 test('Identity shares the data (reference-counted) and clones stay valid after the source is disposed', () => {

@@ -159,7 +159,7 @@ function matMulRef(a: Arr, b: Arr, M: number, K: number, N: number): Arr {
   return { shape: [M, N], data: Float32Array.from(out) };
 }
 
-describe('pointwise-convolution GEMM (gemmpack, gemmnn) equals float64 a·b, forward and input gradient', () => {
+describe('pointwise-convolution GEMM (gemmpack, gemmnn) equals float64 a·b: forward, input gradient, and with a bias and relu/relu6', () => {
   // rows fewer than a tile, not a multiple of 4, more than a block (64) with a rest, two row parts
   // (M·K·N ≥ 2²⁰); K = 1 and odd; columns 1, not a multiple of 8, several panels
   const cases: Array<[number, number, number]> = [[3, 5, 7], [1, 1, 1], [70, 17, 13], [133, 3, 24], [515, 33, 64], [1030, 96, 40], [257, 256, 9]];
@@ -180,6 +180,16 @@ describe('pointwise-convolution GEMM (gemmpack, gemmnn) equals float64 a·b, for
       const bwd = both(() => runKernel('wasm', registered('Conv2DBackpropInput', 'wasm'), { dy, filter: w }, { ...conv, inputShape: [1, 1, M, K] }));
       assert.ok(relErr({ ...bwd.simd, shape: [M, K] }, refIn) <= 1e-5, `seg GEMM, input gradient ${relErr({ ...bwd.simd, shape: [M, K] }, refIn)}`);
       assert.ok(relErr({ ...bwd.js, shape: [M, K] }, refIn) <= 1e-5, `XNNPACK, input gradient ${relErr({ ...bwd.js, shape: [M, K] }, refIn)}`);
+      // FusedConv2D (inference with batch norm folded in): bias, then relu / relu6 / none
+      const bias = rand(rng, [N]);
+      for (const activation of ['linear', 'relu', 'relu6'] as const) {
+        const act = (v: number) => (activation === 'linear' ? v : Math.min(Math.max(v, 0), activation === 'relu6' ? 6 : Infinity));
+        // values spread so that relu6 clips some: 4·(bias + a·w)
+        const refF: Arr = { shape: [M, N], data: ref.data.map((v, i) => act(4 * (v + (bias.data[i % N] as number)))) };
+        const fused = both(() => runKernel('wasm', registered('FusedConv2D', 'wasm'), { x: { ...a, data: a.data.map((v) => 4 * v) }, filter: w, bias: { ...bias, data: bias.data.map((v) => 4 * v) } }, { ...conv, activation }));
+        assert.ok(relErr({ ...fused.simd, shape: [M, N] }, refF) <= 1e-5, `seg GEMM, ${activation} ${relErr({ ...fused.simd, shape: [M, N] }, refF)}`);
+        assert.ok(relErr({ ...fused.js, shape: [M, N] }, refF) <= 1e-5, `XNNPACK, ${activation} ${relErr({ ...fused.js, shape: [M, N] }, refF)}`);
+      }
     });
   }
 });

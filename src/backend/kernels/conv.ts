@@ -215,20 +215,31 @@ export function matMulTN(h: Host, a: TensorInfo, b: TensorInfo): TensorInfo {
   return out;
 }
 
+/** The activations gemmnn applies after the bias (simd.ts): none, relu, relu6. */
+export type GemmActivation = 'linear' | 'relu' | 'relu6';
+const GEMM_ACT: Readonly<Record<GemmActivation, number>> = { linear: 0, relu: 1, relu6: 2 };
+
 /**
- * a·b for a [M, K] and a small b (a filter) on seg's GEMM (simd.ts gemmnn): b packed once (as bᵀ's
- * transpose when `bT`, b given as [N, K]), the rows of a split in two parts for two threads.
+ * act(bias + a·b) for a [M, K] and a small b (a filter) on seg's GEMM (simd.ts gemmnn): b packed
+ * once (as bᵀ's transpose when `bT`, b given as [N, K]), the rows of a split in two parts for two
+ * threads; bias [N] or none.
  */
-function matMulNNSimd(h: Host, k: SimdExports, a: TensorInfo, b: TensorInfo, bT: boolean): TensorInfo {
+function matMulNNSimd(h: Host, k: SimdExports, a: TensorInfo, b: TensorInfo, bT: boolean, bias?: TensorInfo, act: GemmActivation = 'linear'): TensorInfo {
   const [M, K] = a.shape as [number, number];
   const N = (b.shape as [number, number])[bT ? 0 : 1];
   const out = h.allocUninit([M, N]);
-  const packed = 8 * Math.ceil(N / 8) * K;
+  const panels = 8 * Math.ceil(N / 8);
+  const packed = panels * K;
   const rows = splitRows(M, M >= 8 && M * K * N >= GEMM_SPLIT_MACS ? 2 : 1, 4);
-  const s = new Scratch(h, packed + 32 * rows.length);
+  // slots: packed b [0, packed) | bias [packed, packed + panels) | each part's 32 floats for partial tiles
+  const s = new Scratch(h, packed + panels + 32 * rows.length);
   try {
     k.gemmpack(h.ptr(b), s.addr(0), K, N, bT ? 1 : N, bT ? K : 1);
-    runParts(h, k, rows.map(([m0, m1], p) => ({ fn: 'gemmnn', args: [h.ptr(a), s.addr(0), h.ptr(out), m0, m1, K, N, s.addr(packed + 32 * p)] })));
+    const biasPanel = s.f32(packed, panels);
+    biasPanel.fill(0);
+    if (bias) biasPanel.set(h.f32(bias).subarray(0, N));
+    const args = (m0: number, m1: number, p: number) => [h.ptr(a), s.addr(0), h.ptr(out), m0, m1, K, N, s.addr(packed + panels + 32 * p), s.addr(packed), GEMM_ACT[act]];
+    runParts(h, k, rows.map(([m0, m1], p) => ({ fn: 'gemmnn', args: args(m0, m1, p) })));
   } finally {
     s.dispose();
   }
@@ -301,16 +312,18 @@ export function conv2dBackpropFilter(h: Host, x: TensorInfo, dy: TensorInfo, fil
 }
 
 /**
- * Conv2D where it is a pointwise convolution on seg's GEMM (wasm, simdGemm): x [M, Cin] · w [Cin, Cout];
- * undefined elsewhere (the stock kernel runs).
+ * Conv2D (or FusedConv2D with a bias [Cout] and relu/relu6) where it is a pointwise convolution on
+ * seg's GEMM (wasm, simdGemm): act(bias + x [M, Cin] · w [Cin, Cout]); undefined elsewhere (the
+ * stock kernel runs).
  */
-export function conv2dPointwise(h: Host, x: TensorInfo, filter: TensorInfo, a: ConvBackpropAttrs): TensorInfo | undefined {
+export function conv2dPointwise(h: Host, x: TensorInfo, filter: TensorInfo, a: ConvBackpropAttrs, bias?: TensorInfo, act: GemmActivation = 'linear'): TensorInfo | undefined {
   const k = segGemmNN(h);
   if (!k || !convSupported(a, x, filter)) return undefined;
   const g = convGeometry(x.shape as Shape4, filter.shape as Shape4, a, false);
   if (!isPointwise(g)) return undefined;
+  if (bias && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== g.COUT)) return undefined;
   const M = g.N * g.H * g.W;
-  return reshaped(matMulNNSimd(h, k, reshaped(x, [M, g.C]), reshaped(filter, [g.C, g.COUT]), false), [g.N, g.H, g.W, g.COUT]);
+  return reshaped(matMulNNSimd(h, k, reshaped(x, [M, g.C]), reshaped(filter, [g.C, g.COUT]), false, bias, act), [g.N, g.H, g.W, g.COUT]);
 }
 
 /** Conv2DBackpropInput: inputs {dy, filter}, attrs {inputShape, strides, pad, dilations?, dimRoundingMode?}. */

@@ -17,7 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
-import { conv2dBackpropFilter, conv2dBackpropInput, conv2dPointwise, convAttrs, convSupported } from './conv.js';
+import { conv2dBackpropFilter, conv2dBackpropInput, conv2dPointwise, convAttrs, convSupported, type GemmActivation } from './conv.js';
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './depthwise.js';
 import { registerSegGradients } from './gradients.js';
 import { type Host, type HostName, hostFor } from './host.js';
@@ -134,6 +134,13 @@ const WASM_SPEED_KERNELS: Readonly<Record<string, SegKernel>> = Object.freeze({
   Conv2D(h, inputs, attrs, stock) {
     return conv2dPointwise(h, need(inputs, 'x'), need(inputs, 'filter'), convAttrs(attrs)) ?? callAny(stock, 'Conv2D', h, inputs, attrs);
   },
+  /** The same with a bias and relu/relu6 (inference with batch norm folded in, fast_ops.ts). */
+  FusedConv2D(h, inputs, attrs, stock) {
+    const act = attrs['activation'] as string;
+    const fits = (act === 'linear' || act === 'relu' || act === 'relu6') && inputs['preluActivationWeights'] == null;
+    const out = fits ? conv2dPointwise(h, need(inputs, 'x'), need(inputs, 'filter'), convAttrs(attrs), inputs['bias'] ?? undefined, act as GemmActivation) : undefined;
+    return out ?? callAny(stock, 'FusedConv2D', h, inputs, attrs);
+  },
   Transpose(h, inputs, attrs, stock) {
     const x = need(inputs, 'x');
     return transposeKernel(h, x, attrs['perm'] as number[]) ?? callAny(stock, 'Transpose', h, inputs, attrs);
@@ -191,7 +198,7 @@ export function registerTrainingKernels(backend: HostName): Promise<void> {
   gradientsReady ??= registerTfjsGradients().then(() => registerSegGradients(hasTrainingKernels));
   const ready = readyOn.get(backend);
   if (ready) return ready;
-  // SEG_WASM_SPEED_KERNELS=0 keeps tfjs's own Conv2D/Identity/Transpose/Sum/Mean/SplitV (for comparisons)
+  // SEG_WASM_SPEED_KERNELS=0 keeps tfjs's own Conv2D/FusedConv2D/Identity/Transpose/Sum/Mean/SplitV (for comparisons)
   const speed = backend === 'wasm' && process.env['SEG_WASM_SPEED_KERNELS'] !== '0';
   const table = speed ? { ...KERNELS, ...WASM_SPEED_KERNELS } : KERNELS;
   for (const [name, body] of Object.entries(table)) {

@@ -16,7 +16,7 @@
  *   dwinput(dx, dy, w, 0, geometry…)                depthwise input gradient (multiplier 1, any stride)
  *   transpose2d(src, dst, R, C)                     [R, C] → [C, R]
  *   gemmtn(…)                                       out += Aᵀ·B (filter gradients)
- *   gemmpack(B, Bp, K, N, rs, cs), gemmnn(…)        C = A·B, B packed once (pointwise convolutions)
+ *   gemmpack(B, Bp, K, N, rs, cs), gemmnn(…)        C = act(bias + A·B), B packed once (pointwise convolutions)
  *   opt_adam(…), opt_sgd(…)                         one optimiser update (optimizerStep below)
  * Sums run in float32 over blocks of BLOCK rows and are folded into float64 accumulators.
  */
@@ -696,15 +696,17 @@ function gemmPack(): Func {
 }
 
 /**
- * gemmnn(A, Bp, C, m0, m1, K, N, T): rows [m0, m1) of C [M, N] = A [M, K] · B [K, N] (row-major),
- * B packed by gemmpack. Rows in blocks of GEMM_NN_MB; in a block, for each panel, tiles of 4 rows ×
- * 8 columns in eight registers (per k: a load32_splat of each row's A times the panel's two
- * vectors), float32 throughout as XNNPACK. A tile's missing rows repeat its first (computed, not
- * stored). T: 32 floats of scratch for partial tiles.
+ * gemmnn(A, Bp, C, m0, m1, K, N, T, bias, act): rows [m0, m1) of C [M, N] = act(bias + A [M, K] ·
+ * B [K, N]) (row-major), B packed by gemmpack, bias as one more panel row set (⌈N/8⌉·8 floats, zero
+ * past N; zeros for none), act 0 none, 1 relu, 2 relu6. Rows in blocks of GEMM_NN_MB; in a block,
+ * for each panel, tiles of 4 rows × 8 columns in eight registers started at the bias (per k: a
+ * load32_splat of each row's A times the panel's two vectors), float32 throughout in XNNPACK's
+ * order. A tile's missing rows repeat its first (computed, not stored). T: 32 floats of scratch for
+ * partial tiles.
  */
 function gemmNN(): Func {
-  const f = new Func('gemmnn', new Array<'i32'>(8).fill('i32'));
-  const [A, Bp, C, m0, m1, K, N, T] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const f = new Func('gemmnn', new Array<'i32'>(10).fill('i32'));
+  const [A, Bp, C, m0, m1, K, N, T, bias, act] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const L = () => f.local('i32');
   const [mb, me, j, i, k, pb, rows, cols, NP, dst, r, c] = Array.from({ length: 12 }, L) as [
     number, number, number, number, number, number, number, number, number, number, number, number,
@@ -716,7 +718,9 @@ function gemmNN(): Func {
     set(rows, minS(i32c(TR), i32.sub(get(me), get(i)))),
     ...pa.map((p, q) => set(p, idx4(get(A), i32.mul(i32.add(get(i), q === 0 ? i32c(0) : minS(i32c(q), i32.sub(get(rows), i32c(1)))), get(K))))),
     set(pb, i32.add(get(Bp), i32.shl(i32.mul(get(j), get(K)), i32c(5)))),
-    ...acc.map((a) => set(a, v128.zero())),
+    set(b0, load128(i32.add(get(bias), i32.shl(get(j), i32c(5))))),
+    set(b1, load128(i32.add(get(bias), i32.shl(get(j), i32c(5))), 16)),
+    ...acc.map((a, q) => set(a, get(q % 2 === 0 ? b0 : b1))),
     forLoop(k, i32c(0), get(K), 1, [
       set(b0, load128(get(pb))),
       set(b1, load128(get(pb), 16)),
@@ -729,6 +733,13 @@ function gemmNN(): Func {
       set(pb, i32.add(get(pb), i32c(32))),
     ]),
     set(cols, minS(i32c(8), i32.sub(get(N), i32.shl(get(j), i32c(3))))),
+    ifThen(
+      get(act),
+      set(b0, v128.zero()),
+      set(b1, f32x4.splat(f32c(6))),
+      ...acc.map((a) => set(a, f32x4.max(get(a), get(b0)))),
+      ifThen(i32.eq(get(act), i32c(2)), ...acc.map((a) => set(a, f32x4.min(get(a), get(b1))))),
+    ),
     ifElse(
       i32.and(i32.eq(get(rows), i32c(TR)), i32.eq(get(cols), i32c(8))),
       [...Array(TR).keys()].flatMap((q) => [
@@ -772,7 +783,7 @@ export type SimdExports = {
   transpose2d(src: I, dst: I, R: I, C: I): void;
   gemmtn(A: I, B: I, out: I, M: I, K: I, N: I, n0: I, n1: I, Ap: I, Bp: I, T: I): void;
   gemmpack(B: I, Bp: I, K: I, N: I, rs: I, cs: I): void;
-  gemmnn(A: I, Bp: I, C: I, m0: I, m1: I, K: I, N: I, T: I): void;
+  gemmnn(A: I, Bp: I, C: I, m0: I, m1: I, K: I, N: I, T: I, bias: I, act: I): void;
   resizegrad(dx: I, dy: I, N: I, H: I, W: I, C: I, OH: I, OW: I, taps: I, ftaps: I): void;
   opt_adam(w: I, g: I, m: I, v: I, wOut: I, mOut: I, vOut: I, n: I, lr: number, b1: number, b2: number, c1: number, c2: number, eps: number, bc1: number, bc2: number, wd: number): void;
   opt_sgd(w: I, g: I, m: I, wOut: I, mOut: I, n: I, lr: number, mu: number, wd: number): void;
