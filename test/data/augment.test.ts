@@ -295,3 +295,35 @@ test('normalisation: (x/255 - MEAN)/STD per channel', () => {
   assert.ok(Math.abs((out[3] as number) - -2) < 1e-6);
   assert.ok(Math.abs((out[4] as number) - (0.2 - 0.3) / 0.1) < 1e-5);
 });
+
+test('a whole-pixel translation (crop and pad, flips) renders the source pixels shifted, padding elsewhere', () => {
+  const rng = new Rng(27);
+  for (let t = 0; t < 60; t++) {
+    const [w, h, C] = [3 + rng.int(0, 20), 3 + rng.int(0, 20), [1, 3, 4][t % 3] as number];
+    const float = t % 2 === 0;
+    const data = float ? Float32Array.from({ length: w * h * C }, () => rng.uniform(0, 255)) : Uint8Array.from({ length: w * h * C }, () => rng.int(0, 255));
+    const lab = Uint8Array.from({ length: w * h }, () => rng.int(0, 4));
+    const v = new View({ data, width: w, height: h, channels: C }, { data: lab, width: w, height: h });
+    const flipX = t % 5 === 0;
+    const flipY = t % 7 === 0;
+    if (flipX) v.flipHorizontal();
+    if (flipY) v.flipVertical();
+    const [x0, y0, cw, ch] = [rng.int(0, 4), rng.int(0, 4), 2 + rng.int(0, 30), 2 + rng.int(0, 30)];
+    v.cropPad(x0, y0, cw, ch);
+    const fill = t % 4 === 0 ? [127.5] : [1, 2, 3, 4];
+    const out = v.render((n) => (float ? new Float32Array(n) : new Uint8ClampedArray(n)), fill, 255);
+    for (let y = 0; y < ch; y++) {
+      for (let x = 0; x < cw; x++) {
+        const [sx, sy] = [x + x0, y + y0];
+        const inside = sx < w && sy < h;
+        const [ix, iy] = [flipX ? w - 1 - sx : sx, flipY ? h - 1 - sy : sy];
+        for (let c = 0; c < C; c++) {
+          const want = inside ? (data[(iy * w + ix) * C + c] as number) : (fill[c] ?? (fill[0] as number));
+          const got = out.image[(y * cw + x) * C + c] as number;
+          assert.equal(got, float ? Math.fround(want) : Math.min(255, Math.max(0, Math.round(want))), `case ${t} (${x}, ${y}, ${c})`);
+        }
+        assert.equal(out.label?.[y * cw + x], inside ? lab[iy * w + ix] : 255, `case ${t} label (${x}, ${y})`);
+      }
+    }
+  }
+});
