@@ -113,18 +113,19 @@ function runMultiOut(name: string, inputs: Record<string, Arr>, attrs: tf.NamedA
   return res;
 }
 
-/** aᵀ·b in float64, the reference for the filter-gradient GEMM. */
-function matMulTNRef(a: Arr, b: Arr): Arr {
-  const [R, P] = a.shape as [number, number];
-  const Q = b.shape[1] as number;
-  const out = new Float64Array(P * Q);
-  for (let r = 0; r < R; r++) {
-    for (let p = 0; p < P; p++) {
-      const av = a.data[r * P + p] as number;
-      for (let q = 0; q < Q; q++) out[p * Q + q] = (out[p * Q + q] as number) + av * (b.data[r * Q + q] as number);
+/**
+ * a·b in float64 (a [M, K], b [K, N], row-major), or aᵀ·b with `aT` (a given as [K, M]): the
+ * reference for seg's GEMMs.
+ */
+function matMulRef(a: Arr, b: Arr, M: number, K: number, N: number, aT = false): Arr {
+  const out = new Float64Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let k = 0; k < K; k++) {
+      const av = a.data[aT ? k * M + m : m * K + k] as number;
+      for (let n = 0; n < N; n++) out[m * N + n] = (out[m * N + n] as number) + av * (b.data[k * N + n] as number);
     }
   }
-  return { shape: [P, Q], data: Float32Array.from(out) };
+  return { shape: [M, N], data: Float32Array.from(out) };
 }
 
 describe('filter-gradient GEMM (gemmtn) equals float64 aᵀ·b', () => {
@@ -136,7 +137,7 @@ describe('filter-gradient GEMM (gemmtn) equals float64 aᵀ·b', () => {
       const rng = new Rng(R + P + Q);
       const a = rand(rng, [R, P]);
       const b = rand(rng, [R, Q]);
-      const ref = matMulTNRef(a, b);
+      const ref = matMulRef(a, b, P, R, Q, true);
       const x = { ...a, shape: [1, 1, R, P] };
       const dy = { ...b, shape: [1, 1, R, Q] };
       const attrs = { strides: [1, 1], pad: 'valid', dilations: [1, 1], filterShape: [1, 1, P, Q] };
@@ -146,18 +147,6 @@ describe('filter-gradient GEMM (gemmtn) equals float64 aᵀ·b', () => {
     });
   }
 });
-
-/** a·b in float64 for a [M, K], b [K, N]. */
-function matMulRef(a: Arr, b: Arr, M: number, K: number, N: number): Arr {
-  const out = new Float64Array(M * N);
-  for (let m = 0; m < M; m++) {
-    for (let k = 0; k < K; k++) {
-      const av = a.data[m * K + k] as number;
-      for (let n = 0; n < N; n++) out[m * N + n] = (out[m * N + n] as number) + av * (b.data[k * N + n] as number);
-    }
-  }
-  return { shape: [M, N], data: Float32Array.from(out) };
-}
 
 describe('pointwise-convolution GEMM (gemmpack, gemmnn) equals float64 a·b: forward, input gradient, and with a bias and relu/relu6', () => {
   // rows fewer than a tile, not a multiple of 4, more than a block (64) with a rest, two row parts
