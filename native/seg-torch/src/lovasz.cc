@@ -486,6 +486,7 @@ void softmaxBackward(const Inputs& in, const int32_t* vIndex, const int32_t* y, 
         if (y[j] == ignore) std::fill(out + j * C, out + (j + 1) * C, 0.f);
     });
   }
+  const auto outRow = [&](int64_t v) { return out + (vIndex ? static_cast<int64_t>(vIndex[v]) : v) * C; };  // pixel v's dz
   constexpr int64_t kBlock = 256;
   at::parallel_for(0, (V + kBlock - 1) / kBlock, 16, [&](int64_t b0, int64_t b1) {
     double dot[kBlock];
@@ -498,13 +499,13 @@ void softmaxBackward(const Inputs& in, const int32_t* vIndex, const int32_t* y, 
 #if SEG_X86
       if (useAvx2())
         for (float* rows[8]; k + 8 <= m; k += 8) {
-          for (int i = 0; i < 8; i++) rows[i] = out + (vIndex ? static_cast<int64_t>(vIndex[v0 + k + i]) : v0 + k + i) * C;
+          for (int i = 0; i < 8; i++) rows[i] = outRow(v0 + k + i);
           jacobianAvx2(pT + v0 + k, dP + v0 + k, V, C, dot + k, rows);
         }
 #endif
       for (; k < m; k++) {
         const int64_t v = v0 + k;
-        float* o = out + (vIndex ? static_cast<int64_t>(vIndex[v]) : v) * C;
+        float* o = outRow(v);
         for (int64_t c = 0; c < C; c++)
           o[c] = static_cast<float>(static_cast<double>(pT[c * V + v]) * (static_cast<double>(dP[c * V + v]) - dot[k]));
       }

@@ -5,11 +5,13 @@
  *   Conv2DBackpropFilter  dW[K, Cout] = P[M, K]ᵀ · dY[M, Cout]      P = im2col(x)
  *   Conv2DBackpropInput   dX = col2im(dY[M, Cout] · W[K, Cout]ᵀ)
  *
- * with M = N·OH·OW output positions and K = KH·KW·Cin. The input gradient's product runs through
- * the backend's own BatchMatMul (on wasm XNNPACK's GEMM, which tfjs-backend-wasm uses only when
- * neither operand is transposed and the batch is 1, so the small filter's transpose is explicit).
- * The filter gradient's Pᵀ·dY runs on wasm on seg's own GEMM (gemmtn, wasm/simd.ts), elsewhere on
- * BatchMatMul. A pointwise convolution (1×1, stride 1, no padding) needs no im2col/col2im at all.
+ * with M = N·OH·OW output positions and K = KH·KW·Cin. On wasm both products run on seg's own
+ * GEMMs (wasm/simd.ts): the filter gradient's Pᵀ·dY on gemmtn, the input gradient's dY·Wᵀ on gemmnn
+ * (which also serves pointwise forward convolutions, conv2dPointwise); elsewhere, and on wasm with
+ * SEG_WASM_GEMM=0, on the backend's own BatchMatMul (on wasm XNNPACK's GEMM, which
+ * tfjs-backend-wasm uses only when neither operand is transposed and the batch is 1, so the
+ * transposes are explicit). A pointwise convolution (1×1, stride 1, no padding) needs no
+ * im2col/col2im at all.
  *
  * Both kernels also accept a `dilations` attribute, which tfjs's own Conv2DBackprop* kernels do not
  * have; seg's Conv2D gradient (gradients.ts) passes it, so dilated convolutions can be trained.
@@ -187,6 +189,7 @@ function matMulTNSimd(h: Host, k: SimdExports, a: TensorInfo, b: TensorInfo): Te
 
 /** seg's SIMD kernels where aᵀ·b runs on gemmtn (wasm, unless switched off). */
 const segGemm = (h: Host): SimdExports | undefined => (convTuning.simdGemm ? simdFor(h) : undefined);
+/** seg's SIMD kernels where pointwise products run on gemmnn (wasm, unless switched off). */
 const segGemmNN = (h: Host): SimdExports | undefined => (convTuning.gemmNN ? segGemm(h) : undefined);
 
 /** aᵀ·b for a [R, P], b [R, Q] → [P, Q], through the backend's untransposed GEMM where that is fast. */

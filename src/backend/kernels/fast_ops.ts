@@ -63,11 +63,10 @@ function foldBn(norm: BatchNormParams, epsilon: number): { scale: tf.Tensor1D; b
   return { scale, bias: tf.sub(norm.beta, tf.mul(norm.movingMean, scale)) as tf.Tensor1D };
 }
 
-/** A convolution's kernel and bias with its batch norm folded in, and the weights they came from. */
+/** A convolution's kernel and bias with its batch norm folded in, and the data of the weights they came from. */
 interface Folded {
   kernel: tf.Tensor4D;
   bias: tf.Tensor1D;
-  from: readonly tf.Tensor[];
   dataIds: readonly object[];
 }
 
@@ -85,12 +84,12 @@ function fold(p: ConvNormParams, norm: BatchNormParams, epsilon: number, depthwi
 
 /** fold(), computed once per inferenceScope while the weights' data stay the same; kept until the scope ends. */
 function foldedWeights(cache: Map<tf.Tensor, Folded>, p: ConvNormParams, norm: BatchNormParams, epsilon: number, depthwise: boolean): Folded {
-  const from = [p.kernel, norm.gamma, norm.beta, norm.movingMean, norm.movingVariance];
+  const dataIds = [p.kernel, norm.gamma, norm.beta, norm.movingMean, norm.movingVariance].map((t) => t.dataId);
   const hit = cache.get(p.kernel);
-  if (hit && hit.from.every((t, i) => t === from[i] && t.dataId === hit.dataIds[i])) return hit;
+  if (hit && hit.dataIds.every((d, i) => d === dataIds[i])) return hit;
   if (hit) tf.dispose([hit.kernel, hit.bias]);
   const f = fold(p, norm, epsilon, depthwise);
-  const entry = { kernel: tf.keep(f.kernel), bias: tf.keep(f.bias), from, dataIds: from.map((t) => t.dataId) };
+  const entry = { kernel: tf.keep(f.kernel), bias: tf.keep(f.bias), dataIds };
   cache.set(p.kernel, entry);
   return entry;
 }

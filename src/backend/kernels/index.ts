@@ -9,6 +9,8 @@
  *   SegBatchNormActForward/Backward                 fused training-mode BN + activation (batchnorm.ts)
  *   SegMovingStats                                  BN's moving-statistics update in one call (batchnorm.ts)
  * on wasm only, for speed (stock versions are correct but slow):
+ *   Identity                                        data shared, reference counted
+ *   Conv2D, FusedConv2D                             pointwise ones on seg's GEMM (conv.ts)
  *   Transpose, Sum, Mean, SplitV                    (layout.ts)
  * and, process-wide, Conv2D/DepthwiseConv2dNative gradients that allow dilation (gradients.ts).
  * On wasm, the op layer's convBnAct/depthwiseBnAct are switched to the fused kernels (fast_ops.ts).
