@@ -173,3 +173,30 @@ for (const backend of BACKENDS) {
     }
   });
 }
+
+for (const backend of BACKENDS) {
+  test(`a loss's gradient scales with d(total)/d(loss): exactly its own values at weight 1, each times w otherwise [${backend}]`, async () => {
+    // Every loss precomputes its gradient g; the backward pass returns g · dy, where dy is the
+    // loss's weight in the total. dy = 1 hands g back unscaled (shared, not multiplied); any other
+    // dy must still multiply it, element by element as tf.mul does.
+    await useBackend(backend);
+    const rng = { s: 5, next() { return ((this.s = (this.s * 1103515245 + 12345) % 2147483648) / 2147483648) * 4 - 2; } };
+    for (const name of ALL) {
+      const shape: Shape = [2, 5, 6, isBinary(name) ? 1 : 4];
+      const K = isBinary(name) ? 2 : 4;
+      const logits = Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.next());
+      const labels = Array.from({ length: 60 }, (_, j) => (j % 7 === 0 ? 255 : j % K));
+      const x = tf.tensor4d(logits, shape);
+      const y = tf.tensor3d(labels, [2, 5, 6], 'int32');
+      const loss = (t: tf.Tensor) => LOSSES[name].fn(t as tf.Tensor4D, y, { ignoreIndex: 255 });
+      const g1 = tf.grad(loss)(x);
+      for (const w of [1, 0.37, -2]) {
+        const gw = tf.grad((t: tf.Tensor) => tf.mul(loss(t), w))(x);
+        const want = tf.mul(g1, w);
+        assert.deepEqual(Array.from(gw.dataSync()), Array.from(want.dataSync()), `${name}, weight ${w}`);
+        tf.dispose([gw, want]);
+      }
+      tf.dispose([x, y, g1]);
+    }
+  });
+}
