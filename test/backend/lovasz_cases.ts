@@ -66,7 +66,7 @@ export interface Case {
   shape: [number, number, number, number];
   seed: number;
   ignore: number;
-  logits: 'normal' | 'levels' | 'repeated' | 'confident' | 'saturated' | 'halves';
+  logits: 'normal' | 'narrow' | 'levels' | 'repeated' | 'confident' | 'saturated' | 'halves';
   labels: 'random' | 'absent-class' | 'one-class-image' | 'two-classes' | 'all-ignored-image';
 }
 
@@ -90,6 +90,7 @@ export function makeCase(c: Case): { logits: tf.Tensor4D; labels: tf.Tensor3D } 
       const i = j * C + k;
       const y = labels[j] as number;
       if (c.logits === 'normal') logits[i] = 2 * rng.normal();
+      else if (c.logits === 'narrow') logits[i] = 0.05 * rng.normal(); // errors packed into a few narrow key ranges
       else if (c.logits === 'levels') logits[i] = rng.int(-3, 3) * 0.5;
       else if (c.logits === 'repeated') logits[i] = base[pick * C + k] as number;
       else if (c.logits === 'halves') logits[i] = k === 0 && pick < 2 ? 1 : 0;

@@ -9,9 +9,10 @@
 //             image, the pixels of each class and the class's largest probability on them
 //   classes   one task per (set, class), handed out largest set first: candidates (err > 0, and not
 //             a background pixel after the last foreground one; scanned eight pixels at a time with
-//             AVX2 where the CPU has it), sorted by decreasing error (stable:
-//             a most-significant-digit pass into buckets, each sorted in cache and walked at once),
-//             the walk giving loss_c and scale · d loss_c / d p_c (dP [C, V])
+//             AVX2 where the CPU has it), sorted by decreasing error (stable: counted in 2^12 bins
+//             of the key range, moved to buckets of adjacent bins, each bucket sorted in cache by
+//             two radix passes and walked at once), the walk (four entries at a time with AVX2)
+//             giving loss_c and scale · d loss_c / d p_c (dP [C, V])
 //   backward  dz = p ⊙ (dP − Σ_c dP_c p_c), NHWC (eight pixels at a time with AVX2), 0 at ignored pixels
 // The classes' losses are added in the reference's order after the parallel pass.
 //
@@ -73,7 +74,8 @@ constexpr int64_t kScanSlack = 8;  // entries the vector scan may write past the
 // A thread's buffers, grown as needed and kept between calls.
 struct SortBuffers {
   std::vector<Entry> a, b;
-  std::vector<int32_t> hist;
+  std::vector<int32_t> binCount, bucketStart, bucketBin, next;
+  std::vector<uint16_t> binBucket;
   // n entries, and room for the vector scan's last stores past them
   void reserve(int64_t n) {
     if (static_cast<int64_t>(a.size()) < n + kScanSlack) a.resize(n + kScanSlack), b.resize(n + kScanSlack);
@@ -86,8 +88,9 @@ SortBuffers& threadBuffers() {
 }
 
 constexpr int64_t kInsertionMax = 24;  // buckets sorted by insertion up to this many entries
-constexpr int kBucketDigitBits = 11;  // digits of the passes inside a bucket, at most
-constexpr int kMsdBits = 12;  // the first (most significant) digit, at most
+constexpr int kBinBits = 12;  // the first pass counts the entries in 2^12 bins of the key range
+constexpr int64_t kBucketEntries = 4096;  // adjacent bins share a bucket up to this many entries
+constexpr int kBucketSpanBits = 20;  // and up to a key span of 2^20 (two passes of 10 bits sort it)
 
 // Alg. 1 of Berman et al. (2018), continued over the next sorted entries.
 struct Walk {
@@ -105,7 +108,60 @@ struct Walk {
       d[v] = static_cast<float>(e[i].tagged != v ? -g * scale : g * scale);
     }
   }
+#if SEG_X86
+  void avx2(const Entry* e, int64_t m);  // the same, four entries at a time
+#endif
+  void run(const Entry* e, int64_t m) {
+#if SEG_X86
+    if (useAvx2()) return avx2(e, m);
+#endif
+    (*this)(e, m);
+  }
 };
+
+#if SEG_X86
+// Walk's loop four entries at a time: each lane does the scalar loop's float64 operations (the
+// running counts as exact integers), the loss is still added entry by entry in order.
+__attribute__((target("avx2"))) void Walk::avx2(const Entry* e, int64_t m) {
+  const __m256d vg0 = _mm256_set1_pd(g0), one = _mm256_set1_pd(1.0), vscale = _mm256_set1_pd(scale), four = _mm256_set1_pd(4.0);
+  const __m256i splitPairs = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);  // tagged indices to the low half, keys to the high
+  const __m128i indexBits = _mm_set1_epi32(static_cast<int>(~kFgTag));
+  __m256d cumAll = _mm256_set1_pd(cum), prevAll = _mm256_set1_pd(prevJ);
+  __m256d k1v = _mm256_add_pd(_mm256_set1_pd(k1), _mm256_setr_pd(1, 2, 3, 4));
+  double L = loss;
+  int64_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const __m256i pairs = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(e + i)), splitPairs);
+    const __m128i tagged = _mm256_castsi256_si128(pairs), key = _mm256_extracti128_si256(pairs, 1);
+    const __m128i fg = _mm_srli_epi32(tagged, 31);
+    __m128i fgSoFar = _mm_add_epi32(fg, _mm_slli_si128(fg, 4));
+    fgSoFar = _mm_add_epi32(fgSoFar, _mm_slli_si128(fgSoFar, 8));
+    const __m256d cumv = _mm256_add_pd(cumAll, _mm256_cvtepi32_pd(fgSoFar));
+    const __m256d jac = _mm256_sub_pd(one, _mm256_div_pd(_mm256_sub_pd(vg0, cumv), _mm256_add_pd(vg0, _mm256_sub_pd(k1v, cumv))));
+    const __m256d g = _mm256_sub_pd(jac, _mm256_blend_pd(_mm256_permute4x64_pd(jac, 0x90), prevAll, 1));
+    cumAll = _mm256_permute4x64_pd(cumv, 0xFF);
+    prevAll = _mm256_permute4x64_pd(jac, 0xFF);
+    k1v = _mm256_add_pd(k1v, four);
+    const __m128 err = _mm_castsi128_ps(_mm_sub_epi32(_mm_set1_epi32(0x7fffffff), key));
+    const __m256d terms = _mm256_mul_pd(_mm256_cvtps_pd(err), g);
+    // −g·scale for a foreground entry: the sign of g·scale flipped (rounding is symmetric)
+    const __m256d sign = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_cvtepu32_epi64(fg), 63));
+    const __m128 out = _mm256_cvtpd_ps(_mm256_xor_pd(_mm256_mul_pd(g, vscale), sign));
+    const __m128i v = _mm_and_si128(tagged, indexBits);
+    const __m128d t01 = _mm256_castpd256_pd128(terms), t23 = _mm256_extractf128_pd(terms, 1);
+    L += _mm_cvtsd_f64(t01);
+    L += _mm_cvtsd_f64(_mm_unpackhi_pd(t01, t01));
+    L += _mm_cvtsd_f64(t23);
+    L += _mm_cvtsd_f64(_mm_unpackhi_pd(t23, t23));
+    d[_mm_cvtsi128_si32(v)] = _mm_cvtss_f32(out);
+    d[_mm_extract_epi32(v, 1)] = _mm_cvtss_f32(_mm_shuffle_ps(out, out, 1));
+    d[_mm_extract_epi32(v, 2)] = _mm_cvtss_f32(_mm_shuffle_ps(out, out, 2));
+    d[_mm_extract_epi32(v, 3)] = _mm_cvtss_f32(_mm_shuffle_ps(out, out, 3));
+  }
+  loss = L, cum = _mm256_cvtsd_f64(cumAll), prevJ = _mm256_cvtsd_f64(prevAll), k1 = _mm256_cvtsd_f64(k1v) - 1;
+  (*this)(e + i, m - i);
+}
+#endif
 
 // Stable insertion sort of e[0..m) by key.
 void insertionSort(Entry* e, int64_t m) {
@@ -117,67 +173,90 @@ void insertionSort(Entry* e, int64_t m) {
   }
 }
 
-// Stable LSD radix sort of e[0..m) on the low `rbits` bits of key − min (tmp: m entries of space);
-// returns where the sorted entries are (e or tmp).
-Entry* lsdSort(Entry* e, Entry* tmp, int64_t m, uint32_t min, int rbits, std::vector<int32_t>& hist) {
-  const int mb = std::clamp(63 - __builtin_clzll(static_cast<uint64_t>(m)), 4, kBucketDigitBits);
-  const int passes = (rbits + mb - 1) / mb;
-  const int bits = (rbits + passes - 1) / passes;
-  const int64_t R = int64_t{1} << bits;
-  const uint32_t mask = static_cast<uint32_t>(R - 1);
-  hist.assign(passes * R, 0);
-  int32_t* h = hist.data();
+// Stable LSD radix sort of e[0..m) on key − lo (< 2^(2·BITS)) in two passes (tmp: m entries of
+// space); returns where the sorted entries are (e or tmp).
+template <int BITS>
+Entry* lsdSort2(Entry* e, Entry* tmp, int64_t m, uint32_t lo) {
+  constexpr int R = 1 << BITS;
+  constexpr uint32_t mask = R - 1;
+  int32_t h0[R] = {}, h1[R] = {};
   for (int64_t i = 0; i < m; i++) {
-    const uint32_t k = e[i].key - min;
-    for (int p = 0; p < passes; p++) h[p * R + ((k >> (p * bits)) & mask)]++;
+    const uint32_t k = e[i].key - lo;
+    h0[k & mask]++;
+    h1[(k >> BITS) & mask]++;
   }
-  for (int p = 0; p < passes; p++) {
-    int32_t* hp = h + p * R;
-    const int shift = p * bits;
-    if (hp[((e[0].key - min) >> shift) & mask] == m) continue;  // a digit every entry shares
-    int32_t sum = 0;
-    for (int64_t d = 0; d < R; d++) {
-      const int32_t c = hp[d];
-      hp[d] = sum;
-      sum += c;
-    }
-    for (int64_t i = 0; i < m; i++) tmp[hp[((e[i].key - min) >> shift) & mask]++] = e[i];
-    std::swap(e, tmp);
+  for (int32_t d = 0, s0 = 0, s1 = 0; d < R; d++) {
+    const int32_t c0 = h0[d], c1 = h1[d];
+    h0[d] = s0, h1[d] = s1;
+    s0 += c0, s1 += c1;
   }
+  for (int64_t i = 0; i < m; i++) tmp[h0[(e[i].key - lo) & mask]++] = e[i];
+  for (int64_t i = 0; i < m; i++) e[h1[((tmp[i].key - lo) >> BITS) & mask]++] = tmp[i];
   return e;
 }
 
-// Sort the n entries of b.a by key (stable) and walk them: one most-significant-digit pass into
-// about n/1024 buckets (a → b), then each bucket sorted while it is in cache and walked at once.
+// Stable sort of the bucket e[0..m), whose keys lie in [lo, lo + 2^rbits), rbits ≤ kBucketSpanBits.
+Entry* sortBucket(Entry* e, Entry* tmp, int64_t m, uint32_t lo, int rbits) {
+  if (rbits == 0) return e;
+  if (m <= kInsertionMax) {
+    insertionSort(e, m);
+    return e;
+  }
+  return rbits <= 16 ? lsdSort2<8>(e, tmp, m, lo) : lsdSort2<10>(e, tmp, m, lo);
+}
+
+// Sort the n entries of b.a by key (stable) and walk them. The first pass counts them in 2^12 bins
+// of the key range; adjacent bins are grouped into buckets of about kBucketEntries (a dense bin is a
+// bucket of its own), each spanning at most 2^20 keys; the second moves the entries to their
+// buckets (a → b); then each bucket is sorted while it is in cache and walked at once.
 void sortAndWalk(SortBuffers& b, int64_t n, uint32_t min, uint32_t max, Walk& walk) {
   Entry* A = b.a.data();
   Entry* B = b.b.data();
   if (n <= kInsertionMax || max == min) {
     if (max > min) insertionSort(A, n);
-    walk(A, n);
+    walk.run(A, n);
     return;
   }
   const int sig = 32 - __builtin_clz(max - min);
-  const int D = std::min(std::clamp(62 - __builtin_clzll(static_cast<uint64_t>(n)) - 9, 1, kMsdBits), sig);
-  const int shift = sig - D;
-  const int64_t R = int64_t{1} << D;
-  std::vector<int32_t> top(R + 1, 0);
-  for (int64_t i = 0; i < n; i++) top[((A[i].key - min) >> shift) + 1]++;
-  for (int64_t d = 0; d < R; d++) top[d + 1] += top[d];
-  {
-    std::vector<int32_t> next(top.begin(), top.end() - 1);
-    for (int64_t i = 0; i < n; i++) B[next[(A[i].key - min) >> shift]++] = A[i];
-  }
-  for (int64_t d = 0; d < R; d++) {
-    const int64_t b0 = top[d], m = top[d + 1] - b0;
-    if (m == 0) continue;
-    Entry* e = B + b0;
-    if (m <= kInsertionMax || shift == 0) {
-      if (shift > 0) insertionSort(e, m);
-    } else {
-      e = lsdSort(e, A + b0, m, min, shift, b.hist);
+  const int F = std::min(sig, kBinBits), shift = sig - F;
+  const int64_t R = int64_t{1} << F;
+  b.binCount.assign(R, 0);
+  b.binBucket.resize(R);
+  int32_t* count = b.binCount.data();
+  for (int64_t i = 0; i < n; i++) count[(A[i].key - min) >> shift]++;
+  // buckets: entries per bucket (bucketStart, made offsets below) and first bin (bucketBin)
+  b.bucketStart.assign(1, 0);
+  b.bucketBin.assign(1, 0);
+  for (int64_t x = 0, inBucket = 0; x < R; x++) {
+    if (inBucket == 0) {
+      b.bucketBin.back() = static_cast<int32_t>(x);  // an empty bucket starts at the next bin
+    } else if (inBucket + count[x] > kBucketEntries || ((x - b.bucketBin.back() + 1) << shift) > (int64_t{1} << kBucketSpanBits)) {
+      b.bucketStart.push_back(0), b.bucketBin.push_back(static_cast<int32_t>(x)), inBucket = 0;
     }
-    walk(e, m);
+    b.binBucket[x] = static_cast<uint16_t>(b.bucketBin.size() - 1);
+    inBucket += count[x];
+    b.bucketStart.back() += count[x];
+  }
+  const int64_t buckets = static_cast<int64_t>(b.bucketBin.size());
+  b.bucketBin.push_back(static_cast<int32_t>(R));
+  b.next.resize(buckets);
+  for (int64_t k = 0, sum = 0; k < buckets; k++) {
+    const int32_t c = b.bucketStart[k];
+    b.bucketStart[k] = b.next[k] = static_cast<int32_t>(sum);
+    sum += c;
+  }
+  b.bucketStart.push_back(static_cast<int32_t>(n));
+  const uint16_t* bucketOf = b.binBucket.data();
+  int32_t* next = b.next.data();
+  for (int64_t i = 0; i < n; i++) B[next[bucketOf[(A[i].key - min) >> shift]]++] = A[i];
+  for (int64_t k = 0; k < buckets; k++) {
+    const int64_t b0 = b.bucketStart[k], m = b.bucketStart[k + 1] - b0;
+    if (m == 0) continue;
+    const int64_t bins = b.bucketBin[k + 1] - b.bucketBin[k];
+    const uint32_t lo = min + (static_cast<uint32_t>(b.bucketBin[k]) << shift);
+    const uint64_t span = (static_cast<uint64_t>(bins) << shift) - 1;  // the bucket's largest key − lo, at most
+    const int rbits = span == 0 ? 0 : 64 - __builtin_clzll(span);
+    walk.run(sortBucket(B + b0, A + b0, m, lo, rbits), m);
   }
 }
 
