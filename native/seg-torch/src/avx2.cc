@@ -3,6 +3,7 @@
 // (no FMA: binding.gyp's -ffp-contract=off, and no "fma" target here).
 #include "common.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 
@@ -65,10 +66,13 @@ __attribute__((target("avx2"))) void softmax8Avx2(const float* x, const int64_t*
   alignas(32) float t[8 * kSoftmax8MaxD];
   const float* r[8];
   for (int k = 0; k < 8; k++) r[k] = x + rows[k] * D;
-  int64_t c0 = 0;
-  for (; c0 + 8 <= D; c0 += 8) transpose8(r, c0, t + c0 * 8);
-  for (int k = 0; k < 8; k++)
-    for (int64_t c = c0; c < D; c++) t[c * 8 + k] = r[k][c];
+  if (D >= 8) {
+    // where 8 ∤ D the last block overlaps the one before it (rewriting the same values)
+    for (int64_t c0 = 0; c0 < D; c0 += 8) transpose8(r, std::min(c0, D - 8), t + std::min(c0, D - 8) * 8);
+  } else {
+    for (int k = 0; k < 8; k++)
+      for (int64_t c = 0; c < D; c++) t[c * 8 + k] = r[k][c];
+  }
   __m256 mx = _mm256_load_ps(t);
   for (int64_t c = 1; c < D; c++) mx = _mm256_max_ps(_mm256_load_ps(t + c * 8), mx);  // std::max(mx, x): mx unless x > mx
   __m256 sum = _mm256_setzero_ps();
