@@ -294,10 +294,12 @@ struct Candidates {
 // Class c's candidates among the pixels r into A, in pixel order: foreground pixels with p < 1
 // (err = 1 − p) and background pixels with p > 0 (err = p) that do not sort after the last
 // foreground pixel (bits of p ≥ minFgErrBits). Branch-free: every pixel's entry is written at
-// A[n], and n advances only for a candidate.
-Candidates scanScalar(const float* p, const uint16_t* lab, uint16_t c, const Set& r, uint32_t minFgErrBits, Entry* A) {
+// A[n], and n advances only for a candidate. Zeroes d over r on the way (the walk writes the
+// candidates' derivatives after it).
+Candidates scanScalar(const float* p, const uint16_t* lab, uint16_t c, const Set& r, uint32_t minFgErrBits, Entry* A, float* d) {
   Candidates k;
   for (int64_t v = r.s; v < r.e; v++) {
+    d[v] = 0;
     const uint32_t bits = bitsOf(p[v]);
     const bool fg = lab[v] == c;
     const uint32_t fgBits = bitsOf(static_cast<float>(1 - static_cast<double>(p[v])));
@@ -327,7 +329,7 @@ struct CompactTable {
 // equals the scalar's float64 difference rounded (double rounding is exact for one subtraction).
 // Writes up to kScanSlack entries past the candidates.
 __attribute__((target("avx2,popcnt"))) Candidates scanAvx2(const float* p, const uint16_t* lab, uint16_t c, const Set& r,
-                                                          uint32_t minFgErrBits, Entry* A) {
+                                                          uint32_t minFgErrBits, Entry* A, float* d) {
   static const CompactTable table;
   const __m256i ones = _mm256_set1_epi32(-1), oneBits = _mm256_set1_epi32(static_cast<int>(kOneBits));
   const __m256i lowest = _mm256_set1_epi32(static_cast<int>(std::max<uint32_t>(minFgErrBits, 1)));
@@ -339,6 +341,7 @@ __attribute__((target("avx2,popcnt"))) Candidates scanAvx2(const float* p, const
   int64_t v = r.s;
   for (; v + 8 <= r.e; v += 8) {
     const __m256 pv = _mm256_loadu_ps(p + v);
+    _mm256_storeu_ps(d + v, _mm256_setzero_ps());
     const __m256i bits = _mm256_castps_si256(pv);
     const __m256i fg = _mm256_cmpeq_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(lab + v))), cls);
     const __m256i belowOne = _mm256_xor_si256(_mm256_cmpeq_epi32(_mm256_max_epu32(bits, oneBits), bits), ones);
@@ -364,7 +367,7 @@ __attribute__((target("avx2,popcnt"))) Candidates scanAvx2(const float* p, const
   alignas(32) uint32_t mins[8], maxs[8];
   _mm256_store_si256(reinterpret_cast<__m256i*>(mins), vmin);
   _mm256_store_si256(reinterpret_cast<__m256i*>(maxs), vmax);
-  const Candidates tail = scanScalar(p, lab, c, {v, r.e}, minFgErrBits, A + k.n);
+  const Candidates tail = scanScalar(p, lab, c, {v, r.e}, minFgErrBits, A + k.n, d);
   k.n += tail.n;
   k.min = std::min(tail.min, *std::min_element(mins, mins + 8));
   k.max = std::max(tail.max, *std::max_element(maxs, maxs + 8));
@@ -372,24 +375,26 @@ __attribute__((target("avx2,popcnt"))) Candidates scanAvx2(const float* p, const
 }
 #endif
 
-Candidates scanCandidates(const float* p, const uint16_t* lab, uint16_t c, const Set& r, uint32_t minFgErrBits, Entry* A) {
+Candidates scanCandidates(const float* p, const uint16_t* lab, uint16_t c, const Set& r, uint32_t minFgErrBits, Entry* A, float* d) {
 #if SEG_X86
-  if (useAvx2()) return scanAvx2(p, lab, c, r, minFgErrBits, A);
+  if (useAvx2()) return scanAvx2(p, lab, c, r, minFgErrBits, A, d);
 #endif
-  return scanScalar(p, lab, c, r, minFgErrBits, A);
+  return scanScalar(p, lab, c, r, minFgErrBits, A, d);
 }
 
 // loss_c of class c over the set r (classLoss in lovasz_softmax_loss.ts); writes scale · d loss_c / d p_c.
 double classLoss(const Inputs& in, int64_t c, int64_t G, double maxFgP, const Set& r, double scale) {
   const int64_t V = in.V;
   float* d = in.dP + c * V;
-  std::fill(d + r.s, d + r.e, 0.f);
-  if (G == 0 || G == r.e - r.s) return unsortedClassLoss(in, c, G, r, scale);
+  if (G == 0 || G == r.e - r.s) {
+    std::fill(d + r.s, d + r.e, 0.f);
+    return unsortedClassLoss(in, c, G, r, scale);
+  }
   const float* p = in.pT + c * V;
   const uint32_t minFgErrBits = bitsOf(static_cast<float>(1 - maxFgP));
   SortBuffers& b = threadBuffers();
   b.reserve(r.e - r.s);
-  Candidates k = scanCandidates(p, in.lab, static_cast<uint16_t>(c), r, minFgErrBits, b.a.data());
+  Candidates k = scanCandidates(p, in.lab, static_cast<uint16_t>(c), r, minFgErrBits, b.a.data(), d);
   Walk walk{static_cast<double>(G), scale};
   walk.d = d;
   sortAndWalk(b, k.n, k.min, k.max, walk);
@@ -540,6 +545,14 @@ double setLosses(const Inputs& in, const Compacted& kc, const std::vector<Set>& 
 }
 
 #if SEG_X86
+// dot[k] += d[k]·p[k] in float64 for k < m, four at a time.
+__attribute__((target("avx2"))) void dotAvx2(const float* d, const float* p, int64_t m, double* dot) {
+  int64_t k = 0;
+  for (; k + 4 <= m; k += 4)
+    _mm256_storeu_pd(dot + k, _mm256_add_pd(_mm256_loadu_pd(dot + k), _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(d + k)), _mm256_cvtps_pd(_mm_loadu_ps(p + k)))));
+  for (; k < m; k++) dot[k] += static_cast<double>(d[k]) * static_cast<double>(p[k]);
+}
+
 // softmaxBackward's output for eight pixels (columns 0..7 of p and dP, row stride V): the same
 // float64 arithmetic per lane; pixel i's C values go to rows[i].
 __attribute__((target("avx2"))) void jacobianAvx2(const float* p, const float* dP, int64_t V, int64_t C, const double* dot, float* const rows[8]) {
@@ -572,8 +585,13 @@ void softmaxBackward(const Inputs& in, const int32_t* vIndex, const int32_t* y, 
     for (int64_t b = b0; b < b1; b++) {
       const int64_t v0 = b * kBlock, m = std::min(kBlock, V - v0);
       std::fill(dot, dot + m, 0.0);
-      for (int64_t c = 0; c < C; c++)
-        for (int64_t k = 0; k < m; k++) dot[k] += static_cast<double>(dP[c * V + v0 + k]) * static_cast<double>(pT[c * V + v0 + k]);
+#if SEG_X86
+      if (useAvx2())
+        for (int64_t c = 0; c < C; c++) dotAvx2(dP + c * V + v0, pT + c * V + v0, m, dot);
+      else
+#endif
+        for (int64_t c = 0; c < C; c++)
+          for (int64_t k = 0; k < m; k++) dot[k] += static_cast<double>(dP[c * V + v0 + k]) * static_cast<double>(pT[c * V + v0 + k]);
       int64_t k = 0;
 #if SEG_X86
       if (useAvx2())
