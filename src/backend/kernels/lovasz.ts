@@ -146,12 +146,13 @@ export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorIn
     const sortAreas = (thread: number): JobAreas => ({ A: areas.alloc(8 * maxLen), B: areas.alloc(8 * maxLen), hist: areas.alloc(4 * HIST_SLOTS), out: areas.alloc(16), thread });
     const mine = sortAreas(0);
     const helperAreas = helper ? sortAreas(1) : undefined;
-    const stats = areas.alloc(8 * (2 * C + 4));
+    const stats = areas.alloc(8 * (4 * C + 4));
     const dot = areas.alloc(8 * BACKWARD_BLOCK);
     const helperDot = areas.alloc(8 * BACKWARD_BLOCK);
     const countsAt = stats;
     const maxFgPAt = stats + 8 * C;
     const outAt = stats + 16 * C;
+    const helperCountsAt = outAt + 32; // the helper's counts and largest probabilities (C each)
 
     const buf = h.f32(value).buffer;
     let sawNaN = false;
@@ -161,7 +162,7 @@ export function lovaszSoftmaxKernel(h: Host, probs: TensorInfo, labels: TensorIn
     const pTv = new Float32Array(buf, pT, C * V);
     const dPv = new Float32Array(buf, dP, C * V);
 
-    const plan = sawNaN ? undefined : planClasses(mod.exports, { V, lab, pT, countsAt, maxFgPAt, buf, pTv, dPv }, ranges, C, a.classes);
+    const plan = sawNaN ? undefined : planClasses(mod, helper, { V, lab, pT, countsAt, maxFgPAt, helperCountsAt, buf, pTv, dPv }, ranges, C, a.classes);
     mark('count');
     let loss = 0;
     if (plan) {
@@ -208,8 +209,9 @@ interface ClassPlan {
  * jobs.
  */
 function planClasses(
-  mod: LovaszExports,
-  m: { V: number; lab: number; pT: number; countsAt: number; maxFgPAt: number; buf: ArrayBufferLike; pTv: Float32Array; dPv: Float32Array },
+  mod: LovaszModule,
+  helper: Helper | undefined,
+  m: CountArgs & { pTv: Float32Array; dPv: Float32Array },
   ranges: ReadonlyArray<[number, number]>,
   C: number,
   classes: LovaszSoftmaxAttrs['classes'],
@@ -218,9 +220,7 @@ function planClasses(
   const counts = new Float64Array(m.buf, m.countsAt, C);
   const maxFgP = new Float64Array(m.buf, m.maxFgPAt, C);
   for (const [r, [s, e]] of ranges.entries()) {
-    counts.fill(0);
-    maxFgP.fill(0);
-    mod.lz_count(m.lab, m.pT, m.V, s, e, m.countsAt, m.maxFgPAt);
+    countSet(mod, helper, m, C, s, e);
     let nClasses = 0;
     for (let c = 0; c < C; c++) if (classes === 'all' || (counts[c] as number) > 0) nClasses++;
     const scale = (plan.scales[r] = 1 / (nClasses * ranges.length));
@@ -239,6 +239,39 @@ function planClasses(
     }
   }
   return plan;
+}
+
+/** Where lz_count reads and writes: the labels, the probabilities, the counts (C float64 each). */
+interface CountArgs {
+  V: number;
+  lab: number;
+  pT: number;
+  countsAt: number;
+  maxFgPAt: number;
+  helperCountsAt: number;
+  buf: ArrayBufferLike;
+}
+
+/**
+ * The pixels of each class in the set [s, e) and the class's largest probability on them, into
+ * countsAt and maxFgPAt: with a ready helper, the set's second half counted there into
+ * helperCountsAt and merged (sums of whole numbers and maxima: exact in any order).
+ */
+function countSet(mod: LovaszModule, helper: Helper | undefined, m: CountArgs, C: number, s: number, e: number): void {
+  const counts = new Float64Array(m.buf, m.countsAt, C).fill(0);
+  const maxFgP = new Float64Array(m.buf, m.maxFgPAt, C).fill(0);
+  const args = (v0: number, v1: number, at: number): number[] => [m.lab, m.pT, m.V, v0, v1, at, at + 8 * C];
+  if (!helper || e - s < RANGE_SPLIT) {
+    callExport(mod.exports, 'lz_count', args(s, e, m.countsAt));
+    return;
+  }
+  const mid = s + ((e - s) >> 1);
+  const theirs = new Float64Array(m.buf, m.helperCountsAt, 2 * C).fill(0);
+  onBothThreads(mod, helper, () => callExport(mod.exports, 'lz_count', args(s, mid, m.countsAt)), { fn: 'lz_count', args: args(mid, e, m.helperCountsAt) });
+  for (let c = 0; c < C; c++) {
+    counts[c] = (counts[c] as number) + (theirs[c] as number);
+    maxFgP[c] = Math.max(maxFgP[c] as number, theirs[C + c] as number);
+  }
 }
 
 /** Valid pixels (labels ≠ ignore) per image, and in all. */

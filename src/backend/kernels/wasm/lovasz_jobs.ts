@@ -67,10 +67,10 @@ export function runJobs(mod: LovaszExports, memory: { buffer: ArrayBufferLike },
 }
 
 /** The module's passes over a range of pixels, which the two threads can split. */
-export type RangePass = 'lz_compact' | 'lz_backward';
+export type RangePass = 'lz_compact' | 'lz_count' | 'lz_backward';
 
 /** Call a range pass (its SIMD variant where there is one). */
 export function callExport(m: LovaszExports, fn: RangePass, args: number[]): void {
-  const f = (fn === 'lz_backward' ? (m.lz_backward_simd ?? m.lz_backward) : m.lz_compact) as (...a: number[]) => void;
+  const f = (fn === 'lz_backward' ? (m.lz_backward_simd ?? m.lz_backward) : m[fn]) as (...a: number[]) => void;
   f(...args);
 }
