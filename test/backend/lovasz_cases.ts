@@ -116,6 +116,11 @@ export const CASES: Case[] = [
   { name: 'large pooled set (16-bit digits, many buckets)', shape: [1, 200, 200, 4], seed: 11, ignore: 0.02, logits: 'normal', labels: 'random' },
   { name: 'no ignored pixel, odd sizes', shape: [3, 7, 5, 3], seed: 12, ignore: 0, logits: 'normal', labels: 'random' },
   { name: 'one pixel', shape: [1, 1, 1, 3], seed: 13, ignore: 0, logits: 'normal', labels: 'random' },
+  // The sort's buckets of every kind: errors spread over ~20 binades (as bench/lovasz_share.ts's
+  // inputs; sparse bins grouped, small buckets sorted by insertion), and packed into narrow ranges
+  // (dense bins, buckets of 8-bit and of 17-18-bit keys).
+  { name: 'bench-like: 21 classes, logits 2·N(0, 1)', shape: [2, 128, 128, 21], seed: 23, ignore: 0.03, logits: 'normal', labels: 'random' },
+  { name: 'errors packed into narrow ranges', shape: [2, 192, 192, 2], seed: 24, ignore: 0.03, logits: 'narrow', labels: 'random' },
 ];
 
 export const MODES: LossOptions[] = [

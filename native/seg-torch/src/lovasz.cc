@@ -74,7 +74,7 @@ constexpr int64_t kScanSlack = 8;  // entries the vector scan may write past the
 // A thread's buffers, grown as needed and kept between calls.
 struct SortBuffers {
   std::vector<Entry> a, b;
-  std::vector<int32_t> binCount, bucketStart, bucketBin, next;
+  std::vector<int32_t> binCount, bucketStart, bucketBin, bucketEnd, next;
   std::vector<uint16_t> binBucket;
   // n entries, and room for the vector scan's last stores past them
   void reserve(int64_t n) {
@@ -224,21 +224,24 @@ void sortAndWalk(SortBuffers& b, int64_t n, uint32_t min, uint32_t max, Walk& wa
   b.binBucket.resize(R);
   int32_t* count = b.binCount.data();
   for (int64_t i = 0; i < n; i++) count[(A[i].key - min) >> shift]++;
-  // buckets: entries per bucket (bucketStart, made offsets below) and first bin (bucketBin)
+  // buckets: entries per bucket (bucketStart, made offsets below), first bin (bucketBin) and the
+  // bin after its last (bucketEnd; an empty bucket's start moves on to the next bin)
   b.bucketStart.assign(1, 0);
   b.bucketBin.assign(1, 0);
+  b.bucketEnd.clear();
   for (int64_t x = 0, inBucket = 0; x < R; x++) {
     if (inBucket == 0) {
-      b.bucketBin.back() = static_cast<int32_t>(x);  // an empty bucket starts at the next bin
+      b.bucketBin.back() = static_cast<int32_t>(x);
     } else if (inBucket + count[x] > kBucketEntries || ((x - b.bucketBin.back() + 1) << shift) > (int64_t{1} << kBucketSpanBits)) {
+      b.bucketEnd.push_back(static_cast<int32_t>(x));
       b.bucketStart.push_back(0), b.bucketBin.push_back(static_cast<int32_t>(x)), inBucket = 0;
     }
     b.binBucket[x] = static_cast<uint16_t>(b.bucketBin.size() - 1);
     inBucket += count[x];
     b.bucketStart.back() += count[x];
   }
+  b.bucketEnd.push_back(static_cast<int32_t>(R));
   const int64_t buckets = static_cast<int64_t>(b.bucketBin.size());
-  b.bucketBin.push_back(static_cast<int32_t>(R));
   b.next.resize(buckets);
   for (int64_t k = 0, sum = 0; k < buckets; k++) {
     const int32_t c = b.bucketStart[k];
@@ -252,7 +255,7 @@ void sortAndWalk(SortBuffers& b, int64_t n, uint32_t min, uint32_t max, Walk& wa
   for (int64_t k = 0; k < buckets; k++) {
     const int64_t b0 = b.bucketStart[k], m = b.bucketStart[k + 1] - b0;
     if (m == 0) continue;
-    const int64_t bins = b.bucketBin[k + 1] - b.bucketBin[k];
+    const int64_t bins = b.bucketEnd[k] - b.bucketBin[k];
     const uint32_t lo = min + (static_cast<uint32_t>(b.bucketBin[k]) << shift);
     const uint64_t span = (static_cast<uint64_t>(bins) << shift) - 1;  // the bucket's largest key − lo, at most
     const int rbits = span == 0 ? 0 : 64 - __builtin_clzll(span);
