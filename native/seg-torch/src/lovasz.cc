@@ -173,8 +173,8 @@ void insertionSort(Entry* e, int64_t m) {
   }
 }
 
-// Stable LSD radix sort of e[0..m) on key − lo (< 2^(2·BITS)) in two passes (tmp: m entries of
-// space); returns where the sorted entries are (e or tmp).
+// Stable LSD radix sort of e[0..m) on key − lo (< 2^(2·BITS)) in two passes through tmp (m entries
+// of space); returns e.
 template <int BITS>
 Entry* lsdSort2(Entry* e, Entry* tmp, int64_t m, uint32_t lo) {
   constexpr int R = 1 << BITS;
@@ -205,27 +205,14 @@ Entry* sortBucket(Entry* e, Entry* tmp, int64_t m, uint32_t lo, int rbits) {
   return rbits <= 16 ? lsdSort2<8>(e, tmp, m, lo) : lsdSort2<10>(e, tmp, m, lo);
 }
 
-// Sort the n entries of b.a by key (stable) and walk them. The first pass counts them in 2^12 bins
-// of the key range; adjacent bins are grouped into buckets of about kBucketEntries (a dense bin is a
-// bucket of its own), each spanning at most 2^20 keys; the second moves the entries to their
-// buckets (a → b); then each bucket is sorted while it is in cache and walked at once.
-void sortAndWalk(SortBuffers& b, int64_t n, uint32_t min, uint32_t max, Walk& walk) {
-  Entry* A = b.a.data();
-  Entry* B = b.b.data();
-  if (n <= kInsertionMax || max == min) {
-    if (max > min) insertionSort(A, n);
-    walk.run(A, n);
-    return;
-  }
-  const int sig = 32 - __builtin_clz(max - min);
-  const int F = std::min(sig, kBinBits), shift = sig - F;
-  const int64_t R = int64_t{1} << F;
-  b.binCount.assign(R, 0);
+// Adjacent bins of b.binCount (R bins, each 2^shift keys) grouped into buckets: a bucket closes
+// before a bin that would take it past kBucketEntries entries or a span of 2^kBucketSpanBits keys
+// (a dense bin is a bucket of its own; an empty bucket's start moves on to the next bin). Fills
+// b.binBucket, b.bucketBin (first bin), b.bucketEnd (the bin after its last) and b.bucketStart
+// (first entry; one more for the end, n); returns the number of buckets.
+int64_t groupBins(SortBuffers& b, int64_t R, int shift, int64_t n) {
+  const int32_t* count = b.binCount.data();
   b.binBucket.resize(R);
-  int32_t* count = b.binCount.data();
-  for (int64_t i = 0; i < n; i++) count[(A[i].key - min) >> shift]++;
-  // buckets: entries per bucket (bucketStart, made offsets below), first bin (bucketBin) and the
-  // bin after its last (bucketEnd; an empty bucket's start moves on to the next bin)
   b.bucketStart.assign(1, 0);
   b.bucketBin.assign(1, 0);
   b.bucketEnd.clear();
@@ -242,24 +229,43 @@ void sortAndWalk(SortBuffers& b, int64_t n, uint32_t min, uint32_t max, Walk& wa
   }
   b.bucketEnd.push_back(static_cast<int32_t>(R));
   const int64_t buckets = static_cast<int64_t>(b.bucketBin.size());
-  b.next.resize(buckets);
   for (int64_t k = 0, sum = 0; k < buckets; k++) {
     const int32_t c = b.bucketStart[k];
-    b.bucketStart[k] = b.next[k] = static_cast<int32_t>(sum);
+    b.bucketStart[k] = static_cast<int32_t>(sum);
     sum += c;
   }
   b.bucketStart.push_back(static_cast<int32_t>(n));
+  return buckets;
+}
+
+// Sort the n entries of b.a by key (stable) and walk them: counted in 2^12 bins of the key range,
+// moved to buckets of adjacent bins (a → b, groupBins), each bucket sorted while it is in cache
+// and walked at once.
+void sortAndWalk(SortBuffers& b, int64_t n, uint32_t min, uint32_t max, Walk& walk) {
+  Entry* A = b.a.data();
+  Entry* B = b.b.data();
+  if (n <= kInsertionMax || max == min) {
+    if (max > min) insertionSort(A, n);
+    walk.run(A, n);
+    return;
+  }
+  const int sig = 32 - __builtin_clz(max - min);
+  const int F = std::min(sig, kBinBits), shift = sig - F;
+  const int64_t R = int64_t{1} << F;
+  b.binCount.assign(R, 0);
+  int32_t* count = b.binCount.data();
+  for (int64_t i = 0; i < n; i++) count[(A[i].key - min) >> shift]++;
+  const int64_t buckets = groupBins(b, R, shift, n);
+  b.next.assign(b.bucketStart.begin(), b.bucketStart.end() - 1);
   const uint16_t* bucketOf = b.binBucket.data();
   int32_t* next = b.next.data();
   for (int64_t i = 0; i < n; i++) B[next[bucketOf[(A[i].key - min) >> shift]]++] = A[i];
   for (int64_t k = 0; k < buckets; k++) {
     const int64_t b0 = b.bucketStart[k], m = b.bucketStart[k + 1] - b0;
     if (m == 0) continue;
-    const int64_t bins = b.bucketEnd[k] - b.bucketBin[k];
     const uint32_t lo = min + (static_cast<uint32_t>(b.bucketBin[k]) << shift);
-    const uint64_t span = (static_cast<uint64_t>(bins) << shift) - 1;  // the bucket's largest key − lo, at most
-    const int rbits = span == 0 ? 0 : 64 - __builtin_clzll(span);
-    walk.run(sortBucket(B + b0, A + b0, m, lo, rbits), m);
+    const uint64_t span = (static_cast<uint64_t>(b.bucketEnd[k] - b.bucketBin[k]) << shift) - 1;  // largest key − lo, at most
+    walk.run(sortBucket(B + b0, A + b0, m, lo, span == 0 ? 0 : 64 - __builtin_clzll(span)), m);
   }
 }
 
