@@ -68,7 +68,10 @@ __attribute__((target("avx2"))) void softmax8Avx2(const float* x, const int64_t*
   for (int k = 0; k < 8; k++) r[k] = x + rows[k] * D;
   if (D >= 8) {
     // where 8 ∤ D the last block overlaps the one before it (rewriting the same values)
-    for (int64_t c0 = 0; c0 < D; c0 += 8) transpose8(r, std::min(c0, D - 8), t + std::min(c0, D - 8) * 8);
+    for (int64_t c0 = 0; c0 < D; c0 += 8) {
+      const int64_t c = std::min(c0, D - 8);
+      transpose8(r, c, t + c * 8);
+    }
   } else {
     for (int k = 0; k < 8; k++)
       for (int64_t c = 0; c < D; c++) t[c * 8 + k] = r[k][c];

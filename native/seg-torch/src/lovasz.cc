@@ -174,9 +174,9 @@ void insertionSort(Entry* e, int64_t m) {
 }
 
 // Stable LSD radix sort of e[0..m) on key − lo (< 2^(2·BITS)) in two passes through tmp (m entries
-// of space); returns e.
+// of space), the result in e.
 template <int BITS>
-Entry* lsdSort2(Entry* e, Entry* tmp, int64_t m, uint32_t lo) {
+void lsdSort2(Entry* e, Entry* tmp, int64_t m, uint32_t lo) {
   constexpr int R = 1 << BITS;
   constexpr uint32_t mask = R - 1;
   int32_t h0[R] = {}, h1[R] = {};
@@ -192,17 +192,14 @@ Entry* lsdSort2(Entry* e, Entry* tmp, int64_t m, uint32_t lo) {
   }
   for (int64_t i = 0; i < m; i++) tmp[h0[(e[i].key - lo) & mask]++] = e[i];
   for (int64_t i = 0; i < m; i++) e[h1[((tmp[i].key - lo) >> BITS) & mask]++] = tmp[i];
-  return e;
 }
 
 // Stable sort of the bucket e[0..m), whose keys lie in [lo, lo + 2^rbits), rbits ≤ kBucketSpanBits.
-Entry* sortBucket(Entry* e, Entry* tmp, int64_t m, uint32_t lo, int rbits) {
-  if (rbits == 0) return e;
-  if (m <= kInsertionMax) {
-    insertionSort(e, m);
-    return e;
-  }
-  return rbits <= 16 ? lsdSort2<8>(e, tmp, m, lo) : lsdSort2<10>(e, tmp, m, lo);
+void sortBucket(Entry* e, Entry* tmp, int64_t m, uint32_t lo, int rbits) {
+  if (rbits == 0) return;
+  if (m <= kInsertionMax) insertionSort(e, m);
+  else if (rbits <= 16) lsdSort2<8>(e, tmp, m, lo);
+  else lsdSort2<10>(e, tmp, m, lo);
 }
 
 // Adjacent bins of b.binCount (R bins, each 2^shift keys) grouped into buckets: a bucket closes
@@ -265,7 +262,8 @@ void sortAndWalk(SortBuffers& b, int64_t n, uint32_t min, uint32_t max, Walk& wa
     if (m == 0) continue;
     const uint32_t lo = min + (static_cast<uint32_t>(b.bucketBin[k]) << shift);
     const uint64_t span = (static_cast<uint64_t>(b.bucketEnd[k] - b.bucketBin[k]) << shift) - 1;  // largest key − lo, at most
-    walk.run(sortBucket(B + b0, A + b0, m, lo, span == 0 ? 0 : 64 - __builtin_clzll(span)), m);
+    sortBucket(B + b0, A + b0, m, lo, span == 0 ? 0 : 64 - __builtin_clzll(span));
+    walk.run(B + b0, m);
   }
 }
 
