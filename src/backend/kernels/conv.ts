@@ -29,8 +29,6 @@ export const convTuning = {
   im2colLimit: 1 << 22,
   /** Whether wasm's filter gradients and pointwise convolutions run on seg's own GEMMs (gemmtn, gemmnn) rather than XNNPACK's. */
   simdGemm: process.env['SEG_WASM_GEMM'] !== '0',
-  /** Whether, with simdGemm, pointwise convolutions (forward and input gradient) run on gemmnn (for A/B comparisons). */
-  gemmNN: true,
 };
 
 /** Multiply-adds from which gemmtn's columns are split into two parts (wasm/pool.ts). */
@@ -187,10 +185,8 @@ function matMulTNSimd(h: Host, k: SimdExports, a: TensorInfo, b: TensorInfo): Te
   return out;
 }
 
-/** seg's SIMD kernels where aᵀ·b runs on gemmtn (wasm, unless switched off). */
+/** seg's SIMD kernels where the products run on gemmtn and gemmnn (wasm, unless switched off). */
 const segGemm = (h: Host): SimdExports | undefined => (convTuning.simdGemm ? simdFor(h) : undefined);
-/** seg's SIMD kernels where pointwise products run on gemmnn (wasm, unless switched off). */
-const segGemmNN = (h: Host): SimdExports | undefined => (convTuning.gemmNN ? segGemm(h) : undefined);
 
 /** aᵀ·b for a [R, P], b [R, Q] → [P, Q], through the backend's untransposed GEMM where that is fast. */
 export function matMulTN(h: Host, a: TensorInfo, b: TensorInfo): TensorInfo {
@@ -253,7 +249,7 @@ function matMulNNSimd(h: Host, k: SimdExports, a: TensorInfo, b: TensorInfo, bT:
 function matMulNT(h: Host, a: TensorInfo, b: TensorInfo): TensorInfo {
   const [R, P] = a.shape as [number, number];
   const Q = (b.shape as [number, number])[0];
-  const k = segGemmNN(h);
+  const k = segGemm(h);
   if (k) return matMulNNSimd(h, k, a, b, true);
   if (h.name !== 'wasm') {
     return reshaped(h.run('BatchMatMul', { a: reshaped(a, [1, R, P]), b: reshaped(b, [1, Q, P]) }, { transposeA: false, transposeB: true }), [R, Q]);
@@ -320,7 +316,7 @@ export function conv2dBackpropFilter(h: Host, x: TensorInfo, dy: TensorInfo, fil
  * stock kernel runs).
  */
 export function conv2dPointwise(h: Host, x: TensorInfo, filter: TensorInfo, a: ConvBackpropAttrs, bias?: TensorInfo, act: GemmActivation = 'linear'): TensorInfo | undefined {
-  const k = segGemmNN(h);
+  const k = segGemm(h);
   if (!k || !convSupported(a, x, filter)) return undefined;
   const g = convGeometry(x.shape as Shape4, filter.shape as Shape4, a, false);
   if (!isPointwise(g)) return undefined;
